@@ -1,0 +1,169 @@
+"""The fold: `fold(state, receipt) -> (state, emitted)`, a pure function.
+
+The state is a function of the *set* of receipts folded into it, so any order
+and any duplicates give the same state:
+- status: the receipt with the highest rank wins; among equal ranks the
+  earliest event_time; among equal times a total order over the remaining
+  fields (`_status_key`), so nothing depends on arrival order;
+- charge: likewise over receipts that carry a charge status, by CHARGE_RANK;
+  REFUND_FAIL proves CAPTURED and sets a flag;
+- reference: the smallest non-empty one seen; price: the highest.
+
+What is emitted does depend on order (that is what a stream is), but only a
+move up is ever emitted, and each emitted id is derived from the message key
+and the state reached, so a replay or a restart re-emits the same ids.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal, InvalidOperation
+
+from streams.model import (
+    CHARGE_RANK,
+    RANK,
+    ChargeChange,
+    ChargeStatus,
+    MessageState,
+    Receipt,
+    StatusChange,
+)
+
+Emitted = StatusChange | ChargeChange
+
+# Fixed forever: changing it changes every emitted id and defeats consumer dedup.
+ID_NAMESPACE = uuid.UUID("6f1c2a7e-5d0b-4c1e-9b8a-3f2d1e0c9b7a")
+
+
+def change_id(message_key: str, kind: str, value: str) -> str:
+    """Deterministic id of reaching `value` (a status or charge status) for a
+    message. The previous value is left out on purpose: a message reaches each
+    status at most once, whatever path a replay takes to it."""
+    return str(uuid.uuid5(ID_NAMESPACE, f"{message_key}\x1f{kind}\x1f{value}"))
+
+
+def _status_key(rank: int, event_time: int, provider_status: str, error_code: str | None,
+                error_category: str | None, retryable: bool | None, final: bool) -> tuple[object, ...]:
+    # Max wins. Time negated: the earliest receipt of the winning rank wins.
+    return (rank, -event_time, provider_status, error_code or "", error_category or "",
+            -1 if retryable is None else int(retryable), final)
+
+
+def _receipt_status_key(r: Receipt) -> tuple[object, ...]:
+    return _status_key(RANK[r.status], r.event_time, r.provider_status, r.error_code,
+                       r.error_category, r.retryable, r.final)
+
+
+def _state_status_key(s: MessageState) -> tuple[object, ...]:
+    return _status_key(RANK[s.status], s.event_time, s.provider_status, s.error_code,
+                       s.error_category, s.retryable, s.final)
+
+
+def _charge_of(r: Receipt) -> ChargeStatus | None:
+    if r.charge_status is ChargeStatus.REFUND_FAIL:
+        return ChargeStatus.CAPTURED
+    return r.charge_status
+
+
+def _charge_key(charge: ChargeStatus, time: int) -> tuple[int, int, str]:
+    return (CHARGE_RANK[charge], -time, charge.value)
+
+
+def _higher_price(a: str | None, b: str | None) -> str | None:
+    if a is None or b is None:
+        return a if b is None else b
+    try:
+        return a if (Decimal(a), a) >= (Decimal(b), b) else b
+    except InvalidOperation:  # not a number: still a total order
+        return max(a, b)
+
+
+def _smaller(a: str | None, b: str | None) -> str | None:
+    if a is None or b is None:
+        return a if b is None else b
+    return min(a, b)
+
+
+def initial(r: Receipt) -> MessageState:
+    charge = _charge_of(r)
+    return MessageState(
+        message_key=r.message_key, provider=r.provider, message_id=r.message_id,
+        status=r.status, final=r.final, provider_status=r.provider_status,
+        event_time=r.event_time, error_code=r.error_code, error_category=r.error_category,
+        retryable=r.retryable, charge_status=charge,
+        charge_time=r.event_time if charge is not None else None,
+        refund_failed=r.charge_status is ChargeStatus.REFUND_FAIL,
+        reference=r.reference, price=r.price,
+    )
+
+
+def merge(s: MessageState, r: Receipt) -> MessageState:
+    """The state after adding receipt `r` to the set behind `s`."""
+    if _receipt_status_key(r) > _state_status_key(s):
+        status, final, provider_status, event_time = r.status, r.final, r.provider_status, r.event_time
+        error_code, error_category, retryable = r.error_code, r.error_category, r.retryable
+    else:
+        status, final, provider_status, event_time = s.status, s.final, s.provider_status, s.event_time
+        error_code, error_category, retryable = s.error_code, s.error_category, s.retryable
+    charge, charge_time = s.charge_status, s.charge_time
+    new_charge = _charge_of(r)
+    if new_charge is not None and (
+        charge is None or charge_time is None
+        or _charge_key(new_charge, r.event_time) > _charge_key(charge, charge_time)
+    ):
+        charge, charge_time = new_charge, r.event_time
+    return MessageState(
+        message_key=s.message_key, provider=s.provider, message_id=s.message_id,
+        status=status, final=final, provider_status=provider_status, event_time=event_time,
+        error_code=error_code, error_category=error_category, retryable=retryable,
+        charge_status=charge, charge_time=charge_time,
+        refund_failed=s.refund_failed or r.charge_status is ChargeStatus.REFUND_FAIL,
+        reference=_smaller(s.reference, r.reference), price=_higher_price(s.price, r.price),
+    )
+
+
+def fold(state: MessageState | None, r: Receipt) -> tuple[MessageState, list[Emitted]]:
+    new = initial(r) if state is None else merge(state, r)
+    if new == state:
+        return new, []  # a duplicate, or news that changes nothing
+    emitted: list[Emitted] = []
+    previous = None if state is None else state.status
+    if new.status is not previous:
+        emitted.append(StatusChange(
+            id=change_id(new.message_key, "status", new.status.value),
+            message_key=new.message_key, provider=new.provider, message_id=new.message_id,
+            previous=previous, status=new.status, final=new.final,
+            provider_status=new.provider_status, event_time=new.event_time,
+            error_code=new.error_code, error_category=new.error_category,
+            retryable=new.retryable, reference=new.reference,
+        ))
+    previous_charge = None if state is None else state.charge_status
+    if new.charge_status is not None and new.charge_status is not previous_charge:
+        assert new.charge_time is not None
+        emitted.append(_charge_change(new, previous_charge, new.charge_status, new.charge_time, False))
+    if new.refund_failed and not (state is not None and state.refund_failed):
+        emitted.append(_charge_change(new, new.charge_status, ChargeStatus.REFUND_FAIL,
+                                      r.event_time, True))
+    return new, emitted
+
+
+def _charge_change(s: MessageState, previous: ChargeStatus | None, charge: ChargeStatus,
+                   time: int, notification: bool) -> ChargeChange:
+    return ChargeChange(
+        id=change_id(s.message_key, "charge", charge.value), message_key=s.message_key,
+        provider=s.provider, message_id=s.message_id, previous=previous,
+        charge_status=charge, event_time=time, notification=notification,
+        reference=s.reference, price=s.price,
+    )
+
+
+def fold_all(receipts: list[Receipt]) -> tuple[dict[str, MessageState], list[Emitted]]:
+    """Fold a sequence offline, as `dlr fold` does and the stream does per key."""
+    states: dict[str, MessageState] = {}
+    out: list[Emitted] = []
+    for r in receipts:
+        key = r.message_key
+        state, emitted = fold(states.get(key), r)
+        states[key] = state
+        out.extend(emitted)
+    return states, out

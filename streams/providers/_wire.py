@@ -1,0 +1,121 @@
+"""What every provider parser needs to read its wire format: text, JSON,
+URL query strings, and provider times. Each helper raises ReceiptError."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import parse_qsl
+
+from streams.model import ReceiptError, micros
+
+Format = Literal["json", "query", "smpp"]
+
+# Providers send local times without a zone (SMPP dates, Messente's timestamp,
+# Vonage scts). They are read as UTC unless a provider's zone is configured.
+UTC = dt.timezone.utc
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """Parse settings. `zones` maps provider name to the zone its zone-less
+    times are in (missing means UTC). `received_at` (micros, UTC) is when the
+    receipt reached us: the event time of formats that carry none (Messente's
+    legacy GET)."""
+
+    zones: dict[str, dt.tzinfo] = field(default_factory=dict)
+    received_at: int | None = None
+
+    def zone(self, provider: str) -> dt.tzinfo:
+        return self.zones.get(provider, UTC)
+
+
+def text(payload: bytes) -> str:
+    try:
+        decoded = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ReceiptError(f"not UTF-8 at byte {exc.start}") from None
+    decoded = decoded.strip().lstrip("\ufeff")
+    if not decoded:
+        raise ReceiptError("empty receipt")
+    return decoded
+
+
+def detect(body: str) -> Format:
+    """Which of the three line formats a receipt is in."""
+    if body[0] in "{[":
+        return "json"
+    if body.startswith("id:") or " stat:" in body:
+        return "smpp"
+    if "=" in body:
+        return "query"
+    raise ReceiptError("not JSON, not a URL query, not SMPP receipt text")
+
+
+def json_object(body: str) -> dict[str, Any]:
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise ReceiptError(f"invalid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ReceiptError(f"JSON receipt is a {type(value).__name__}, not an object")
+    return value
+
+
+def query(body: str) -> dict[str, str]:
+    """A GET callback's query string (a leading '?' or full URL is tolerated)."""
+    if "?" in body:
+        body = body.split("?", 1)[1]
+    try:
+        pairs = parse_qsl(body, keep_blank_values=True, strict_parsing=True)
+    except ValueError as exc:
+        raise ReceiptError(f"invalid query string: {exc}") from None
+    return dict(pairs)
+
+
+def field_text(fields: dict[str, Any], name: str, *, required: bool = True) -> str | None:
+    """A field as stripped text; a missing or blank required field is an error.
+    Numbers are accepted (providers send ids and codes as either)."""
+    value = fields.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise ReceiptError(f"missing field {name!r}")
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ReceiptError(f"field {name!r} is a {type(value).__name__}, expected text")
+    if isinstance(value, float):
+        value = repr(value) if not value.is_integer() else str(int(value))
+    return str(value).strip()
+
+
+def unix_seconds(value: str) -> int:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ReceiptError(f"invalid unix time {value!r}") from None
+    if not 0 <= seconds < 32_503_680_000:  # before year 3000
+        raise ReceiptError(f"unix time out of range {value!r}")
+    return round(seconds * 1_000_000)
+
+
+def local_time(value: str, formats: tuple[str, ...], zone: dt.tzinfo) -> int:
+    """A zone-less provider time read in `zone`; ISO-8601 with an offset keeps its own."""
+    for fmt in formats:
+        try:
+            when = dt.datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+        return micros(when.replace(tzinfo=zone))
+    raise ReceiptError(f"invalid time {value!r}")
+
+
+def iso_time(value: str, zone: dt.tzinfo) -> int:
+    try:
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ReceiptError(f"invalid ISO-8601 time {value!r}") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=zone)
+    return micros(when)
