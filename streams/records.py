@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import typing
 from enum import Enum
-from functools import cache
 from typing import Any, TypeVar
 
 from streams.model import (
@@ -34,10 +33,15 @@ TYPE_TAGS: dict[type, str] = {
 }
 
 
-@cache
+_ENUMS: dict[type, dict[str, type[Enum]]] = {}
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def _enum_fields(cls: type) -> dict[str, type[Enum]]:
     """Field name -> Enum class, for fields typed `SomeEnum` or `SomeEnum | None`."""
-    found: dict[str, type[Enum]] = {}
+    if cls in _ENUMS:
+        return _ENUMS[cls]
+    found = _ENUMS[cls] = {}
     for name, hint in typing.get_type_hints(cls).items():
         for arg in typing.get_args(hint) or (hint,):
             if isinstance(arg, type) and issubclass(arg, Enum):
@@ -45,9 +49,10 @@ def _enum_fields(cls: type) -> dict[str, type[Enum]]:
     return found
 
 
-@cache
 def _names(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(cls))
+    if cls not in _NAMES:
+        _NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return _NAMES[cls]
 
 
 def to_avro(record: Any) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from types import ModuleType
 from streams.model import Receipt, ReceiptError
 from streams.providers._wire import Options
 
-__all__ = ["Options", "PROVIDERS", "names", "normalize", "parser"]
+__all__ = ["PROVIDERS", "Options", "names", "normalize", "parser"]
 
 
 def _discover() -> dict[str, ModuleType]:

@@ -15,7 +15,7 @@ Format = Literal["json", "query", "smpp"]
 
 # Providers send local times without a zone (SMPP dates, Messente's timestamp,
 # Vonage scts). They are read as UTC unless a provider's zone is configured.
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @dataclass(frozen=True, slots=True)

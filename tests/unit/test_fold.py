@@ -36,7 +36,7 @@ receipts = st.builds(
 )
 
 
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)
 @given(st.lists(receipts, max_size=12), st.randoms(use_true_random=False), st.data())
 def test_state_is_independent_of_order_and_duplicates(events: list[Receipt], rnd, data) -> None:  # type: ignore[no-untyped-def]
     shuffled = list(events)
@@ -47,7 +47,7 @@ def test_state_is_independent_of_order_and_duplicates(events: list[Receipt], rnd
     assert fold_all(events)[0] == fold_all(mixed)[0]
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(receipts, min_size=1, max_size=12))
 def test_status_changes_only_move_up_and_ids_are_unique(events: list[Receipt]) -> None:
     states, emitted = fold_all(events)
@@ -65,7 +65,7 @@ def test_status_changes_only_move_up_and_ids_are_unique(events: list[Receipt]) -
 
 
 def test_transient_after_final_never_moves_state() -> None:
-    state, out = fold(None, receipt(Status.DELIVERED, 5))
+    state, _out = fold(None, receipt(Status.DELIVERED, 5))
     state2, out2 = fold(state, receipt(Status.SENT, 9))
     assert state2.status is Status.DELIVERED and state2.event_time == state.event_time
     assert out2 == []
