@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     PENDING = "PENDING"
     SCHEDULED = "SCHEDULED"
     QUEUED = "QUEUED"
@@ -53,7 +53,7 @@ def is_final_everywhere(status: Status) -> bool:
     return RANK[status] >= FINAL_RANK
 
 
-class ErrorCategory(str, Enum):
+class ErrorCategory(StrEnum):
     INVALID_NUMBER = "INVALID_NUMBER"
     UNREACHABLE = "UNREACHABLE"
     BARRED = "BARRED"
@@ -93,7 +93,7 @@ RETRYABLE: dict[ErrorCategory, bool] = {
 }
 
 
-class ChargeStatus(str, Enum):
+class ChargeStatus(StrEnum):
     NOCHARGE = "NOCHARGE"
     AUTHORIZED = "AUTHORIZED"
     CANCELLED = "CANCELLED"
@@ -163,12 +163,12 @@ def error_fields(
     return code, category, RETRYABLE[category] if retryable is None else retryable
 
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def micros(when: dt.datetime) -> int:
     if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
+        when = when.replace(tzinfo=dt.UTC)
     delta = when - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
