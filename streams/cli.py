@@ -4,6 +4,7 @@ offline ones start fast and need no broker."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -35,6 +36,53 @@ def _fold(args: argparse.Namespace) -> int:
         return offline.fold(source, sys.stdout, args.states)
 
 
+def _broker_address(args: argparse.Namespace) -> str:
+    from streams import settings
+
+    return args.broker or settings.get("broker")
+
+
+def _broker(args: argparse.Namespace) -> int:
+    from streams import settings
+    from streams.serve import serve_broker
+
+    data_dir = args.data_dir or f"{settings.get('data_dir')}/broker-{args.impl}"
+    return serve_broker(args.impl, data_dir, args.port or settings.get_int("broker_port"))
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from streams import settings
+    from streams.pipeline.app import WorkerConfig
+    from streams.pipeline.worker import run
+
+    config = WorkerConfig.from_settings(_broker_address(args))
+    if args.web_port is not None:
+        config = dataclasses.replace(config, web_port=args.web_port)
+    if args.data_dir is not None:
+        config = dataclasses.replace(config, data_dir=args.data_dir)
+    return run(config, settings.get("log_level"))
+
+
+def _produce(args: argparse.Namespace) -> int:
+    from streams import settings
+    from streams.produce import produce
+
+    with _input(args.file) as source:
+        return produce(_broker_address(args), args.provider, source, settings.get_int("partitions"))
+
+
+def _tail(args: argparse.Namespace) -> int:
+    from streams.tail import tail
+
+    return tail(_broker_address(args), args.topic, args.from_beginning, args.idle_timeout)
+
+
+def _up(args: argparse.Namespace) -> int:
+    from streams.up import up
+
+    return up(impl=args.impl, keep=args.keep)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from streams.providers import names
 
@@ -52,6 +100,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--states", action="store_true", help="print every message's final state at the end")
     p.add_argument("file", nargs="?", default="-", metavar="FILE|-")
     p.set_defaults(handler=_fold)
+
+    p = sub.add_parser("broker", help="run the embedded Kafka-protocol broker in the foreground")
+    p.add_argument("--data-dir", help="where it keeps its data (default: $DLR_DATA_DIR/broker-IMPL)")
+    p.add_argument("--port", type=int, help="port on 127.0.0.1 (default: $DLR_BROKER_PORT, 19092)")
+    p.add_argument("--impl", choices=["noida", "tansu"], default="noida",
+                   help="noida (persistent, transactions) or tansu (in memory)")
+    p.set_defaults(handler=_broker)
+
+    broker_help = "bootstrap servers (default: $DLR_BROKER, else the embedded broker's 127.0.0.1:19092)"
+    p = sub.add_parser("worker", help="run one stream-processing worker")
+    p.add_argument("--broker", help=broker_help)
+    p.add_argument("--web-port", type=int, help="HTTP port (default: $DLR_WEB_PORT, 6066)")
+    p.add_argument("--data-dir", help="state store directory (default: $DLR_DATA_DIR, .dlr)")
+    p.set_defaults(handler=_worker)
+
+    p = sub.add_parser("produce", help="write raw receipts (one per line) to a provider's raw topic")
+    p.add_argument("--provider", required=True, choices=names())
+    p.add_argument("--broker", help=broker_help)
+    p.add_argument("file", nargs="?", default="-", metavar="FILE|-")
+    p.set_defaults(handler=_produce)
+
+    p = sub.add_parser("tail", help="print a topic's records as JSON lines")
+    p.add_argument("topic", help="status-changes, charge-changes, dead-letter, receipts, or a full topic name")
+    p.add_argument("--broker", help=broker_help)
+    p.add_argument("--from-beginning", action="store_true")
+    p.add_argument("--idle-timeout", type=float, metavar="S", help="exit after S seconds without a record")
+    p.set_defaults(handler=_tail)
+
+    p = sub.add_parser("up", help="the demo: embedded broker, a worker, sample receipts from every provider")
+    p.add_argument("--impl", choices=["noida", "tansu"], default="noida")
+    p.add_argument("--keep", action="store_true", help="keep running after the summary until Ctrl-C")
+    p.set_defaults(handler=_up)
 
     return parser
 

@@ -1,25 +1,90 @@
-"""Settings: every one has a name, an environment variable, a default and help."""
+"""Settings: each has a name, an environment variable, a default and a line of
+help. Command-line flags override the environment, which overrides defaults."""
 
 from __future__ import annotations
 
 import os
 import time
 import zoneinfo
+from dataclasses import dataclass
+from typing import Any
 
 from streams.model import parse_iso
 from streams.providers import Options
 
 
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    default: str
+    help: str
+    secret: bool = False
+
+    @property
+    def env(self) -> str:
+        return "DLR_" + self.name.upper()
+
+    def value(self) -> str:
+        return os.environ.get(self.env, self.default)
+
+
+SETTINGS: dict[str, Setting] = {s.name: s for s in [
+    Setting("broker", "127.0.0.1:19092",
+            "Kafka bootstrap servers host:port[,host:port]; the default is where `dlr broker` listens"),
+    Setting("broker_port", "19092", "Port `dlr broker` listens on by default"),
+    Setting("partitions", "4", "Partitions of every dlr-streams topic (receipts and state must agree)"),
+    Setting("processing_guarantee", "at_least_once",
+            "at_least_once (deterministic ids, consumers drop repeats) or exactly_once (needs transactions)"),
+    Setting("store", "rocksdb://", "State store: rocksdb:// (on disk, default) or memory://"),
+    Setting("data_dir", ".dlr", "Where a worker keeps its state store and the embedded broker its data"),
+    Setting("web_host", "127.0.0.1", "Address the worker's HTTP server binds (webhooks, /health, /metrics)"),
+    Setting("web_port", "6066", "Port of the worker's HTTP server"),
+    Setting("log_level", "info", "Worker log level: crit, error, warn, info or debug"),
+    Setting("provider_zones", "",
+            "Zones of providers' zone-less times, e.g. smpp=Europe/Tallinn,vonage=UTC; unnamed: UTC"),
+    Setting("security_protocol", "", "Kafka security.protocol: PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL"),
+    Setting("sasl_mechanism", "", "Kafka sasl.mechanism, e.g. PLAIN, SCRAM-SHA-256"),
+    Setting("sasl_username", "", "Kafka SASL user name"),
+    Setting("sasl_password", "", "Kafka SASL password", secret=True),
+    Setting("ssl_cafile", "", "CA certificate file to verify the brokers"),
+]}
+
+
+def get(name: str) -> str:
+    return SETTINGS[name].value()
+
+
+def get_int(name: str) -> int:
+    value = get(name)
+    try:
+        return int(value)
+    except ValueError:
+        raise SystemExit(f"{SETTINGS[name].env}={value!r} is not a whole number") from None
+
+
 def provider_zones() -> dict[str, zoneinfo.ZoneInfo]:
-    """DLR_PROVIDER_ZONES="smpp=Europe/Tallinn,vonage=UTC": the zone each
-    provider's zone-less times are in; a provider not named is read as UTC."""
     zones = {}
-    for item in filter(None, os.environ.get("DLR_PROVIDER_ZONES", "").split(",")):
+    for item in filter(None, get("provider_zones").split(",")):
         provider, _, zone = item.partition("=")
-        zones[provider.strip()] = zoneinfo.ZoneInfo(zone.strip())
+        try:
+            zones[provider.strip()] = zoneinfo.ZoneInfo(zone.strip())
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise SystemExit(f"DLR_PROVIDER_ZONES: unknown time zone {zone.strip()!r}") from None
     return zones
 
 
 def parse_options(received_at: str | None = None) -> Options:
     when = parse_iso(received_at) if received_at else time.time_ns() // 1000
     return Options(zones=dict(provider_zones()), received_at=when)
+
+
+def kafka_security() -> dict[str, Any]:
+    """librdkafka security settings from the environment (only those set)."""
+    mapping = {
+        "security_protocol": "security.protocol",
+        "sasl_mechanism": "sasl.mechanism",
+        "sasl_username": "sasl.username",
+        "sasl_password": "sasl.password",
+        "ssl_cafile": "ssl.ca.location",
+    }
+    return {key: get(name) for name, key in mapping.items() if get(name)}

@@ -1,0 +1,85 @@
+"""What the agents do to one record, as plain functions over bytes: testable
+without Kafka, and the same code the offline commands run.
+
+Every step returns what to write; none raises for bad input (a bad record
+becomes a dead letter with its bytes and reason: Faust acks a message whose
+agent raised, and it would be lost)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from streams import codec, envelope, providers, records
+from streams.fold import fold
+from streams.model import MessageState, Receipt, ReceiptError
+from streams.topics import CHARGE_CHANGES, DEAD_LETTER, RECEIPTS, STATUS_CHANGES
+
+
+@dataclass(frozen=True, slots=True)
+class Out:
+    topic: str
+    key: bytes | None
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    timestamp_us: int
+
+
+def dead_letter(src: Source, original: bytes | None, reason: str, stage: str,
+                provider: str | None = None, payload: bytes | None = None) -> Out:
+    value = codec.encode("DeadLetter", {
+        "reason": reason, "stage": stage, "provider": provider, "source_topic": src.topic,
+        "source_partition": src.partition, "source_offset": src.offset, "source_key": src.key,
+        "original": original or b"", "payload": payload, "failed_at": time.time_ns() // 1000,
+    })
+    return Out(DEAD_LETTER, src.key, value)
+
+
+def normalize(provider: str, value: bytes | None, src: Source, options: providers.Options) -> Out:
+    """A raw topic record -> a receipt on dlr.receipts keyed by message key, or a dead letter."""
+    payload = None
+    try:
+        env = envelope.read(value, src.timestamp_us)
+        payload = env["payload"]
+        if env["provider"] not in (None, provider):
+            raise ReceiptError(f"envelope for provider {env['provider']!r} on {provider}'s raw topic")
+        options = providers.Options(zones=options.zones, received_at=env["received_at"])
+        receipt = providers.normalize(provider, payload, options)
+    except ReceiptError as exc:
+        return dead_letter(src, value, str(exc), "normalize", provider, payload)
+    return Out(RECEIPTS, receipt.message_key.encode(), codec.encode("Receipt", records.to_avro(receipt)))
+
+
+def decode_state(value: bytes | None) -> MessageState | None:
+    if value is None:
+        return None
+    return records.from_avro(MessageState, codec.decode(value, expect="MessageState")[1])
+
+
+def fold_one(state_bytes: bytes | None, value: bytes | None,
+             src: Source) -> tuple[bytes | None, list[Out]]:
+    """A receipt -> (new state bytes if the state changed, else None; outputs)."""
+    try:
+        if value is None:
+            raise ReceiptError("empty record (tombstone)")
+        receipt = records.from_avro(Receipt, codec.decode(value, expect="Receipt")[1])
+        state = decode_state(state_bytes)
+    except (ReceiptError, ValueError, TypeError) as exc:
+        return None, [dead_letter(src, value, str(exc), "fold")]
+    new, emitted = fold(state, receipt)
+    key = receipt.message_key.encode()
+    outs = [
+        Out(STATUS_CHANGES if type(e).__name__ == "StatusChange" else CHARGE_CHANGES, key,
+            codec.encode(type(e).__name__, records.to_avro(e)))
+        for e in emitted
+    ]
+    if new == state:
+        return None, outs
+    return codec.encode("MessageState", records.to_avro(new)), outs

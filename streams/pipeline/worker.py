@@ -1,0 +1,22 @@
+"""`dlr worker`: one Faust worker process."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from streams.admin import ensure_topics
+from streams.pipeline.app import WorkerConfig, create_app
+
+
+def run(config: WorkerConfig, log_level: str = "info") -> int:
+    import faust
+
+    created = ensure_topics(config.bootstrap, config.partitions)
+    if created:
+        print(f"dlr worker: created topics {', '.join(created)}", file=sys.stderr)
+    app = create_app(config)
+    logging.getLogger("faust").setLevel(logging.WARNING)
+    worker = faust.Worker(app, loglevel=log_level, quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()
+    return 0

@@ -1,0 +1,68 @@
+"""Every topic dlr-streams uses: names, keys, partitions, retention. The one
+place they are defined; the app, the CLI, the admin code and deploy/ checks
+all read them from here. Topics are always created explicitly (never left to
+broker auto-creation, which gives the wrong partition count)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from streams.providers import names as provider_names
+
+RAW_PREFIX = "dlr.raw."
+RECEIPTS = "dlr.receipts"
+STATUS_CHANGES = "dlr.status-changes"
+CHARGE_CHANGES = "dlr.charge-changes"
+DEAD_LETTER = "dlr.dead-letter"
+APP_ID = "dlr-streams"
+STATE_TABLE = "message-state"
+CHANGELOG = f"{APP_ID}-{STATE_TABLE}-changelog"  # faust's naming: <app id>-<table>-changelog
+
+DAY_MS = 86_400_000
+
+# Short names accepted by `dlr tail`.
+SHORT_NAMES = {
+    "receipts": RECEIPTS,
+    "status-changes": STATUS_CHANGES,
+    "charge-changes": CHARGE_CHANGES,
+    "dead-letter": DEAD_LETTER,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    record: str  # Avro record name of the values
+    key: str  # what the key is
+    retention_ms: int  # -1: forever
+    compacted: bool = False
+
+    def config(self) -> dict[str, str]:
+        return {
+            "cleanup.policy": "compact" if self.compacted else "delete",
+            "retention.ms": str(self.retention_ms),
+        }
+
+
+def raw_topic(provider: str) -> str:
+    return RAW_PREFIX + provider
+
+
+def specs() -> list[TopicSpec]:
+    """All topics; raw topics hold the source of truth and are kept longest,
+    so a replay after a mapping fix can reach back a quarter."""
+    raw = [TopicSpec(raw_topic(p), "RawReceipt", "as the gateway chose (may be empty)", 90 * DAY_MS)
+           for p in provider_names()]
+    return [
+        *raw,
+        TopicSpec(RECEIPTS, "Receipt", "message key provider:message_id", 7 * DAY_MS),
+        TopicSpec(STATUS_CHANGES, "StatusChange", "message key provider:message_id", 30 * DAY_MS),
+        TopicSpec(CHARGE_CHANGES, "ChargeChange", "message key provider:message_id", 90 * DAY_MS),
+        TopicSpec(DEAD_LETTER, "DeadLetter", "the source record's key", 30 * DAY_MS),
+        TopicSpec(CHANGELOG, "MessageState", "message key provider:message_id", -1, compacted=True),
+    ]
+
+
+def resolve(name: str) -> str:
+    """A topic named in full or by its short name."""
+    return SHORT_NAMES.get(name, name)
