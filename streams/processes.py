@@ -41,6 +41,11 @@ class WorkerProcess:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    @property
+    def crashed(self) -> bool:
+        """Started, not stopped by us, and gone."""
+        return self.process is not None and self.process.poll() is not None
+
     def stop(self, timeout: float = 30.0) -> int | None:
         """SIGTERM and wait (a clean stop commits offsets); SIGKILL if it hangs."""
         process, self.process = self.process, None

@@ -32,6 +32,7 @@ class WorkerConfig:
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     guarantee: str = "at_least_once"
+    session_timeout: float = 30.0
 
     @classmethod
     def from_settings(cls, bootstrap: str) -> WorkerConfig:
@@ -39,6 +40,7 @@ class WorkerConfig:
             bootstrap=bootstrap, partitions=settings.get_int("partitions"), store=settings.get("store"),
             data_dir=settings.get("data_dir"), web_host=settings.get("web_host"),
             web_port=settings.get_int("web_port"), guarantee=settings.get("processing_guarantee"),
+            session_timeout=float(settings.get_int("session_timeout")),
         )
 
 
@@ -64,6 +66,8 @@ def create_app(config: WorkerConfig) -> faust.App:
         autodiscover=False,
         web_enabled=True,
         consumer_auto_offset_reset="earliest",
+        broker_session_timeout=config.session_timeout,
+        broker_heartbeat_interval=min(3.0, config.session_timeout / 3),
     )
     metrics = Metrics()
     app.dlr_metrics = metrics  # type: ignore[attr-defined]
