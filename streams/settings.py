@@ -39,6 +39,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("data_dir", ".dlr", "Where a worker keeps its state store and the embedded broker its data"),
     Setting("web_host", "127.0.0.1", "Address the worker's HTTP server binds (webhooks, /health, /metrics)"),
     Setting("web_port", "6066", "Port of the worker's HTTP server"),
+    Setting("state_version", "1",
+            "Version of the state table; `dlr rebuild` folds from scratch into a new version"),
     Setting("session_timeout", "30",
             "Seconds before the group gives a silent worker's partitions to the others (after a crash)"),
     Setting("log_level", "info", "Worker log level: crit, error, warn, info or debug"),

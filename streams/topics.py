@@ -16,7 +16,19 @@ CHARGE_CHANGES = "dlr.charge-changes"
 DEAD_LETTER = "dlr.dead-letter"
 APP_ID = "dlr-streams"
 STATE_TABLE = "message-state"
-CHANGELOG = f"{APP_ID}-{STATE_TABLE}-changelog"  # faust's naming: <app id>-<table>-changelog
+
+
+def state_table(version: int = 1) -> str:
+    """The state table's name. `dlr rebuild` folds from scratch into a new
+    version; version 1 keeps the original name."""
+    return STATE_TABLE if version == 1 else f"{STATE_TABLE}-v{version}"
+
+
+def changelog(version: int = 1) -> str:
+    return f"{APP_ID}-{state_table(version)}-changelog"  # faust's naming: <app id>-<table>-changelog
+
+
+CHANGELOG = changelog(1)
 
 DAY_MS = 86_400_000
 
@@ -48,7 +60,7 @@ def raw_topic(provider: str) -> str:
     return RAW_PREFIX + provider
 
 
-def specs() -> list[TopicSpec]:
+def specs(state_version: int = 1) -> list[TopicSpec]:
     """All topics; raw topics hold the source of truth and are kept longest,
     so a replay after a mapping fix can reach back a quarter."""
     raw = [TopicSpec(raw_topic(p), "RawReceipt", "as the gateway chose (may be empty)", 90 * DAY_MS)
@@ -59,7 +71,7 @@ def specs() -> list[TopicSpec]:
         TopicSpec(STATUS_CHANGES, "StatusChange", "message key provider:message_id", 30 * DAY_MS),
         TopicSpec(CHARGE_CHANGES, "ChargeChange", "message key provider:message_id", 90 * DAY_MS),
         TopicSpec(DEAD_LETTER, "DeadLetter", "the source record's key", 30 * DAY_MS),
-        TopicSpec(CHANGELOG, "MessageState", "message key provider:message_id", -1, compacted=True),
+        TopicSpec(changelog(state_version), "MessageState", "message key provider:message_id", -1, compacted=True),
     ]
 
 

@@ -16,7 +16,7 @@ import faust
 from streams import providers, settings
 from streams.pipeline import steps
 from streams.pipeline.metrics import Metrics
-from streams.topics import APP_ID, CHARGE_CHANGES, DEAD_LETTER, RECEIPTS, STATE_TABLE, STATUS_CHANGES, raw_topic
+from streams.topics import APP_ID, CHARGE_CHANGES, DEAD_LETTER, RECEIPTS, STATUS_CHANGES, raw_topic, state_table
 
 log = logging.getLogger("dlr.worker")
 
@@ -33,6 +33,7 @@ class WorkerConfig:
     web_port: int = 6066
     guarantee: str = "at_least_once"
     session_timeout: float = 30.0
+    state_version: int = 1
 
     @classmethod
     def from_settings(cls, bootstrap: str) -> WorkerConfig:
@@ -41,6 +42,7 @@ class WorkerConfig:
             data_dir=settings.get("data_dir"), web_host=settings.get("web_host"),
             web_port=settings.get_int("web_port"), guarantee=settings.get("processing_guarantee"),
             session_timeout=float(settings.get_int("session_timeout")),
+            state_version=settings.get_int("state_version"),
         )
 
 
@@ -81,7 +83,8 @@ def create_app(config: WorkerConfig) -> faust.App:
     for provider in providers.names():
         _normalize_agent(app, provider, options, send, metrics, config.partitions)
 
-    states = app.Table(STATE_TABLE, default=None, partitions=config.partitions, key_type=bytes, value_type=bytes)
+    states = app.Table(state_table(config.state_version), default=None, partitions=config.partitions,
+                       key_type=bytes, value_type=bytes)
 
     @app.agent(sinks[RECEIPTS], name="fold")
     async def fold(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:

@@ -7,12 +7,13 @@ import sys
 
 from streams.admin import ensure_topics
 from streams.pipeline.app import WorkerConfig, create_app
+from streams.topics import specs
 
 
 def run(config: WorkerConfig, log_level: str = "info") -> int:
     import faust
 
-    created = ensure_topics(config.bootstrap, config.partitions)
+    created = ensure_topics(config.bootstrap, config.partitions, specs(config.state_version))
     if created:
         print(f"dlr worker: created topics {', '.join(created)}", file=sys.stderr)
     app = create_app(config)
