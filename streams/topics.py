@@ -11,6 +11,9 @@ from streams.providers import names as provider_names
 
 RAW_PREFIX = "dlr.raw."
 RECEIPTS = "dlr.receipts"
+# Internal: receipts whose raw record sat on another partition than their
+# message key's, on their way to the partition that holds the message state.
+REPARTITION = "dlr-streams-receipts-repartition"
 STATUS_CHANGES = "dlr.status-changes"
 CHARGE_CHANGES = "dlr.charge-changes"
 DEAD_LETTER = "dlr.dead-letter"
@@ -68,6 +71,7 @@ def specs(state_version: int = 1) -> list[TopicSpec]:
     return [
         *raw,
         TopicSpec(RECEIPTS, "Receipt", "message key provider:message_id", 7 * DAY_MS),
+        TopicSpec(REPARTITION, "Receipt", "message key provider:message_id", DAY_MS),
         TopicSpec(STATUS_CHANGES, "StatusChange", "message key provider:message_id", 30 * DAY_MS),
         TopicSpec(CHARGE_CHANGES, "ChargeChange", "message key provider:message_id", 90 * DAY_MS),
         TopicSpec(DEAD_LETTER, "DeadLetter", "the source record's key", 30 * DAY_MS),

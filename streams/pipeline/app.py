@@ -7,18 +7,38 @@ Values and keys are raw bytes to Faust: we encode Avro ourselves with fastavro
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import weakref
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import faust
+from aiokafka.partitioner import murmur2
+from faust.streams import _current_event
 
 from streams import providers, settings
+from streams.model import Receipt
 from streams.pipeline import steps
 from streams.pipeline.metrics import Metrics
-from streams.topics import APP_ID, CHARGE_CHANGES, DEAD_LETTER, RECEIPTS, STATUS_CHANGES, raw_topic, state_table
+from streams.topics import (
+    APP_ID,
+    CHARGE_CHANGES,
+    DEAD_LETTER,
+    RECEIPTS,
+    REPARTITION,
+    STATUS_CHANGES,
+    raw_topic,
+    state_table,
+)
+from streams.webhooks import register
 
 log = logging.getLogger("dlr.worker")
+
+# Events are taken in batches: acked after the whole batch is processed, so a
+# crash mid-batch re-reads it (at-least-once). Every step catches its own
+# errors: an exception escaping a batch would ack it unprocessed.
+BATCH = 1000
+BATCH_WITHIN = 0.02
 
 RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
 
@@ -46,6 +66,24 @@ class WorkerConfig:
         )
 
 
+def key_partition(key: bytes, partitions: int) -> int:
+    """The partition a key lands on with the Java client's (and Faust's) partitioner."""
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def batches(stream: faust.StreamT[bytes]) -> AsyncIterator[Sequence[faust.EventT[bytes]]]:
+    return cast(faust.Stream[bytes], stream).take_events(BATCH, within=BATCH_WITHIN)
+
+
+def as_current(event: faust.EventT[bytes]) -> None:
+    """Make `event` the current event. A Faust table picks the changelog
+    partition and the RocksDB partition store from the current event, which in
+    a `take_events` batch is not the one being folded. (Private to Faust; the
+    stream's own `_set_current_event` is not safe here: it races the take
+    buffer. See faust-streaming issue #497.)"""
+    _current_event.set(weakref.ref(event))
+
+
 def _source(event: faust.EventT[bytes]) -> steps.Source:
     message = event.message
     return steps.Source(message.topic, message.partition, message.offset, message.key,
@@ -70,47 +108,84 @@ def create_app(config: WorkerConfig) -> faust.App:
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=config.session_timeout,
         broker_heartbeat_interval=min(3.0, config.session_timeout / 3),
+        # Measured (research notes in the README's performance section): linger
+        # and large batches are the biggest single producer gain.
+        producer_linger=0.005,
+        producer_max_batch_size=262_144,
+        stream_buffer_maxsize=32_768,
+        # A crash loop can leave unacked events; waiting for them would make
+        # SIGTERM hang. They are re-read after restart (at-least-once).
+        stream_wait_empty=False,
+        topic_disable_leader=True,  # no leader election used; one topic fewer to create
     )
     metrics = Metrics()
     app.dlr_metrics = metrics  # type: ignore[attr-defined]
+    register(app, metrics)  # webhook receivers, /health, /metrics
     options = settings.parse_options()
     sinks = {name: app.topic(name, partitions=config.partitions, **RAW)
-             for name in (RECEIPTS, STATUS_CHANGES, CHARGE_CHANGES, DEAD_LETTER)}
+             for name in (RECEIPTS, REPARTITION, STATUS_CHANGES, CHARGE_CHANGES, DEAD_LETTER)}
 
-    async def send(out: steps.Out) -> None:
-        await sinks[out.topic].send(key=out.key, value=out.value)
+    if config.guarantee == "exactly_once":
+        async def send(out: steps.Out) -> None:  # through the topic: inside the transaction
+            await sinks[out.topic].send(key=out.key, value=out.value)
+    else:
+        producer = app.producer
 
-    for provider in providers.names():
-        _normalize_agent(app, provider, options, send, metrics, config.partitions)
+        async def send(out: steps.Out) -> None:
+            # Straight to the producer: no per-send Faust machinery. It is
+            # flushed before every offset commit, so at-least-once holds.
+            await producer.send(out.topic, out.key, out.value, None, None, None)
 
     states = app.Table(state_table(config.state_version), default=None, partitions=config.partitions,
                        key_type=bytes, value_type=bytes)
 
-    @app.agent(sinks[RECEIPTS], name="fold")
-    async def fold(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-        async for event in stream.events():
-            key = event.key
-            new_state, outs = steps.fold_one(states.get(key), event.value, _source(event))
-            if new_state is not None:
-                states[key] = new_state
-            for out in outs:
-                await send(out)
-                metrics.emitted(out.topic)
-            yield None
+    async def fold(key: bytes, receipt: Receipt | None, value: bytes | None, event: faust.EventT[bytes]) -> None:
+        """Fold one receipt into its message's state. Read, fold and table write
+        happen with no await in between: agents run concurrently and must not
+        interleave on one message's state."""
+        as_current(event)
+        if receipt is None:
+            new_state, outs = steps.fold_one(states.get(key), value, _source(event))
+        else:
+            new_state, outs = steps.fold_receipt(states.get(key), receipt, _source(event))
+        if new_state is not None:
+            states[key] = new_state
+        for out in outs:
+            await send(out)
+            metrics.emitted(out.topic)
+
+    for provider in providers.names():
+        _normalize_agent(app, provider, options, send, fold, metrics, config.partitions)
+
+    @app.agent(sinks[REPARTITION], name="fold")
+    async def fold_repartitioned(stream: faust.StreamT[bytes]) -> None:
+        async for events in batches(stream):
+            for event in events:
+                await fold(cast(bytes, event.key), None, event.value, event)
 
     return app
 
 
 def _normalize_agent(app: faust.App, provider: str, options: providers.Options,
-                     send: Any, metrics: Metrics, partitions: int) -> None:
+                     send: Any, fold: Any, metrics: Metrics, partitions: int) -> None:
     topic = app.topic(raw_topic(provider), partitions=partitions, **RAW)
 
-    async def normalize(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-        async for event in stream.events():
-            out = steps.normalize(provider, event.value, _source(event), options)
-            await send(out)
-            metrics.normalized(provider, out.topic == DEAD_LETTER)
-            yield None
+    async def normalize(stream: faust.StreamT[bytes]) -> None:
+        async for events in batches(stream):
+            for event in events:
+                result = steps.normalize_receipt(provider, event.value, _source(event), options)
+                out = result.out
+                await send(out)  # the canonical receipt on dlr.receipts, or a dead letter
+                metrics.normalized(provider, out.topic == DEAD_LETTER)
+                if result.receipt is None or out.key is None:
+                    continue
+                if event.message.partition == key_partition(out.key, partitions):
+                    # Already on the partition that holds this message's state
+                    # (gateways key raw records by message key): fold here, no
+                    # second trip through the broker.
+                    await fold(out.key, result.receipt, None, event)
+                else:
+                    await send(steps.Out(REPARTITION, out.key, out.value))
 
     app.agent(topic, name=f"normalize-{provider}")(normalize)
 

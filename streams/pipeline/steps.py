@@ -42,8 +42,19 @@ def dead_letter(src: Source, original: bytes | None, reason: str, stage: str,
     return Out(DEAD_LETTER, src.key, value)
 
 
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    out: Out  # the receipt for dlr.receipts, or a dead letter
+    receipt: Receipt | None = None
+
+
 def normalize(provider: str, value: bytes | None, src: Source, options: providers.Options) -> Out:
-    """A raw topic record -> a receipt on dlr.receipts keyed by message key, or a dead letter."""
+    """A raw topic record -> a receipt for dlr.receipts keyed by message key, or a dead letter."""
+    return normalize_receipt(provider, value, src, options).out
+
+
+def normalize_receipt(provider: str, value: bytes | None, src: Source, options: providers.Options) -> Normalized:
+    """As `normalize`, keeping the decoded receipt for folding on the spot."""
     payload = None
     try:
         env = envelope.read(value, src.timestamp_us)
@@ -53,8 +64,9 @@ def normalize(provider: str, value: bytes | None, src: Source, options: provider
         options = providers.Options(zones=options.zones, received_at=env["received_at"])
         receipt = providers.normalize(provider, payload, options)
     except ReceiptError as exc:
-        return dead_letter(src, value, str(exc), "normalize", provider, payload)
-    return Out(RECEIPTS, receipt.message_key.encode(), codec.encode("Receipt", records.to_avro(receipt)))
+        return Normalized(dead_letter(src, value, str(exc), "normalize", provider, payload))
+    out = Out(RECEIPTS, receipt.message_key.encode(), codec.encode("Receipt", records.to_avro(receipt)))
+    return Normalized(out, receipt)
 
 
 def decode_state(value: bytes | None) -> MessageState | None:
@@ -70,9 +82,19 @@ def fold_one(state_bytes: bytes | None, value: bytes | None,
         if value is None:
             raise ReceiptError("empty record (tombstone)")
         receipt = records.from_avro(Receipt, codec.decode(value, expect="Receipt")[1])
-        state = decode_state(state_bytes)
     except (ReceiptError, ValueError, TypeError) as exc:
         return None, [dead_letter(src, value, str(exc), "fold")]
+    return fold_receipt(state_bytes, receipt, src)
+
+
+def fold_receipt(state_bytes: bytes | None, receipt: Receipt,
+                 src: Source) -> tuple[bytes | None, list[Out]]:
+    """A decoded receipt -> (new state bytes if the state changed, else None; outputs)."""
+    try:
+        state = decode_state(state_bytes)
+    except (ReceiptError, ValueError, TypeError) as exc:  # a stored state we cannot read
+        return None, [dead_letter(src, codec.encode("Receipt", records.to_avro(receipt)),
+                                  f"unreadable stored state: {exc}", "fold")]
     new, emitted = fold(state, receipt)
     key = receipt.message_key.encode()
     outs = [

@@ -61,6 +61,11 @@ def json_object(body: str) -> dict[str, Any]:
         raise ReceiptError(f"invalid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise ReceiptError(f"JSON receipt is a {type(value).__name__}, not an object")
+    if "\\u" in body:  # only escapes can smuggle in a lone surrogate, which no encoder can write
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ReceiptError("JSON holds a lone surrogate escape (not valid Unicode text)") from None
     return value
 
 

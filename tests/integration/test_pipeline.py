@@ -14,7 +14,8 @@ from streams.broker import EmbeddedBroker
 from streams.generate import receipts
 from streams.processes import WorkerProcess
 from streams.records import to_json
-from streams.topics import APP_ID, DEAD_LETTER, STATUS_CHANGES, raw_topic
+from streams.tail import collect
+from streams.topics import APP_ID, CHARGE_CHANGES, DEAD_LETTER, REPARTITION, STATUS_CHANGES, raw_topic
 from tests.integration.conftest import expect, feed, id_counts, sample_lines, start_worker, wait_for
 
 pytestmark = pytest.mark.integration
@@ -114,3 +115,51 @@ def group_members(bootstrap: str) -> list[int]:
             last = exc
             time.sleep(1)
     raise AssertionError(f"could not describe group {APP_ID}: {last}")
+
+
+def test_bare_unkeyed_receipts_take_the_repartition_path(
+    broker: EmbeddedBroker, workers: list[WorkerProcess], tmp_path: Path
+) -> None:
+    """A gateway that writes bare receipt bytes with no key: records land on any
+    partition, are re-keyed through the repartition topic, and every message
+    still ends in the state the offline fold gives."""
+    from confluent_kafka import Producer
+
+    lines = generated(300, seed=5)
+    want = expect(lines)
+    producer = Producer({"bootstrap.servers": broker.bootstrap})
+    for provider, provider_lines in lines.items():
+        for line in provider_lines:
+            producer.produce(raw_topic(provider), line)  # no envelope, no key
+    producer.flush(30)
+    start_worker(workers, broker, tmp_path / "w1")
+
+    finals = {key: state.status.value for key, state in want.states.items()}
+
+    def all_final(seen: dict[str, list[dict[str, object]]]) -> bool:
+        last = {r["message_key"]: r["status"] for r in seen[STATUS_CHANGES]}
+        return last == finals
+
+    seen = collect(broker.bootstrap, [STATUS_CHANGES], all_final, 120)
+    last: dict[str, object] = {}
+    for record in seen[STATUS_CHANGES]:
+        last[record["message_key"]] = record["status"]
+    assert last == finals
+    counts = id_counts({**seen, CHARGE_CHANGES: []})
+    assert max(counts.values()) == 1
+    assert set(counts) <= want.ids | {r["id"] for r in seen[STATUS_CHANGES]}
+    assert end_offsets(broker.bootstrap, REPARTITION) > 0  # the path was taken
+
+
+def end_offsets(bootstrap: str, topic: str) -> int:
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "dlr-test-offsets"})
+    try:
+        total = 0
+        for partition in range(4):
+            _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+            total += high
+        return total
+    finally:
+        consumer.close()
