@@ -83,6 +83,48 @@ def _up(args: argparse.Namespace) -> int:
     return up(impl=args.impl, keep=args.keep)
 
 
+def _config(args: argparse.Namespace) -> int:
+    from streams.config_cmd import show
+
+    return show(sys.stdout, as_json=args.json)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from streams.bench.run import main
+
+    return main(args.quick)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from streams import providers, settings
+    from streams.replay import Request, check, replay
+
+    request = Request(
+        bootstrap=_broker_address(args), providers=[args.provider] if args.provider else providers.names(),
+        state_version=args.state_version if args.state_version is not None else settings.get_int("state_version"),
+        from_time=args.from_time, to_time=args.to_time, from_offset=args.from_offset, to_offset=args.to_offset,
+        dry_run=args.dry_run, wait=args.wait,
+    )
+    try:
+        check(request, all_providers=args.provider is None)
+    except ValueError as exc:
+        print(f"dlr replay: {exc}", file=sys.stderr)
+        return 64
+    return replay(request)
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    from streams import settings
+    from streams.rebuild import Request, rebuild
+
+    source = args.from_version if args.from_version is not None else settings.get_int("state_version")
+    return rebuild(Request(
+        bootstrap=_broker_address(args), source_version=source,
+        target_version=args.version if args.version is not None else source + 1,
+        finish=args.finish, dry_run=args.dry_run, force=args.force,
+    ))
+
+
 def build_parser() -> argparse.ArgumentParser:
     from streams.providers import names
 
@@ -128,10 +170,57 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--idle-timeout", type=float, metavar="S", help="exit after S seconds without a record")
     p.set_defaults(handler=_tail)
 
+    p = sub.add_parser("bench", help="benchmarks: figures, never pass/fail (--quick: under five minutes)")
+    p.add_argument("--quick", action="store_true")
+    p.set_defaults(handler=_bench)
+
     p = sub.add_parser("up", help="the demo: embedded broker, a worker, sample receipts from every provider")
     p.add_argument("--impl", choices=["noida", "tansu"], default="noida")
     p.add_argument("--keep", action="store_true", help="keep running after the summary until Ctrl-C")
     p.set_defaults(handler=_up)
+
+    p = sub.add_parser("config", help="print the effective configuration (secrets masked)")
+    p.add_argument("--json", action="store_true", help="as a JSON list of settings")
+    p.set_defaults(handler=_config)
+
+    p = sub.add_parser("replay", help="re-read a range of the raw topics through the current normalizer and fold",
+                       description="Re-read a range of the raw topics, normalize with the current code and feed "
+                                   "the receipts that are news to the live state to the fold; already folded "
+                                   "receipts emit nothing. stdout: the changes (to be) emitted as JSON lines, then "
+                                   "a summary line; stderr: progress and the summary. Exit 0 done, 1 a write "
+                                   "failed, 2 not folded within --wait, 64 bad options. See docs/replay.md.")
+    p.add_argument("--broker", help=broker_help)
+    p.add_argument("--provider", choices=names(), help="one provider's raw topic (default: every raw topic)")
+    p.add_argument("--from", dest="from_time", metavar="TIME",
+                   help="first record time: ISO-8601 (UTC unless it says), now, or relative: --from=-2h, -30m, -1d")
+    p.add_argument("--to", dest="to_time", metavar="TIME", help="end of the time range, not included (default: now)")
+    p.add_argument("--from-offset", metavar="O|P:O[,P:O]",
+                   help="first offset, in every partition or per partition (P:O needs --provider)")
+    p.add_argument("--to-offset", metavar="O|P:O[,P:O]", help="first offset not read (default: the end)")
+    p.add_argument("--state-version", type=int, metavar="N",
+                   help="state table the workers use (default: $DLR_STATE_VERSION, 1)")
+    p.add_argument("--dry-run", action="store_true", help="report what the replay would change; write nothing")
+    p.add_argument("--wait", type=float, default=60.0, metavar="S",
+                   help="seconds to wait for the workers to fold what was written (default 60; 0: do not wait)")
+    p.set_defaults(handler=_replay)
+
+    p = sub.add_parser("rebuild", help="recompute every message state from the raw topics into a new state version",
+                       description="Fold every raw topic from the beginning, with the current code, into state "
+                                   "version M. Run it with the workers up (it lists how M differs from N and "
+                                   "writes nothing to the change topics), then stop the workers, run it again "
+                                   "with --finish (catch-up, then the corrections to the change topics) and start "
+                                   "the workers with DLR_STATE_VERSION=M. Exit 0 done, 1 a write failed, 3 "
+                                   "refused. See docs/replay.md.")
+    p.add_argument("--broker", help=broker_help)
+    p.add_argument("--from-version", type=int, metavar="N",
+                   help="the version the workers run now (default: $DLR_STATE_VERSION, 1)")
+    p.add_argument("--version", type=int, metavar="M", help="the version to build (default: N+1)")
+    p.add_argument("--finish", action="store_true",
+                   help="workers stopped: catch up and write the corrections to the change topics")
+    p.add_argument("--dry-run", action="store_true", help="report the differences from N; write nothing")
+    p.add_argument("--force", action="store_true",
+                   help="rebuild M from scratch although it holds states; --finish although workers run")
+    p.set_defaults(handler=_rebuild)
 
     return parser
 

@@ -116,7 +116,6 @@ def create_app(config: WorkerConfig) -> faust.App:
         # A crash loop can leave unacked events; waiting for them would make
         # SIGTERM hang. They are re-read after restart (at-least-once).
         stream_wait_empty=False,
-        topic_disable_leader=True,  # no leader election used; one topic fewer to create
     )
     metrics = Metrics()
     app.dlr_metrics = metrics  # type: ignore[attr-defined]

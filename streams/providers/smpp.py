@@ -56,11 +56,26 @@ _DATE = re.compile(r"[0-9]{10}(?:[0-9]{2})?")  # YYMMDDhhmm[ss]; never unicode d
 MAX_ID = 64  # SMPP 3.4 message_id: C-Octet String of up to 65 octets incl. NUL
 
 
+# The layout nearly every SMSC sends, read in one match; anything else (other
+# case, spacing, order, missing fields) takes the general parser below.
+_CANONICAL = re.compile(
+    r"id:(\S{1,64}) sub:(\S+) dlvrd:(\S+) submit date:([0-9]{10}(?:[0-9]{2})?)"
+    r" done date:([0-9]{10}(?:[0-9]{2})?) stat:(\S+) err:(\S+)(?: text:(.*))?"
+)
+_CANONICAL_NAMES = ("id", "sub", "dlvrd", "submit date", "done date", "stat", "err")
+
+
 def fields(body: str) -> dict[str, str]:
     """Split receipt text into its fields: keys lower-case with single spaces
     ("done date"), values stripped. Raises ReceiptError for text that is not a
     whole receipt: nothing before the first field, every field once, every
     value but text one word, id, stat, done date and err present."""
+    match = _CANONICAL.fullmatch(body)
+    if match is not None:
+        canonical = dict(zip(_CANONICAL_NAMES, match.groups()[:7], strict=True))
+        if match.group(8) is not None:
+            canonical["text"] = match.group(8).strip()
+        return canonical
     keys = list(_KEY.finditer(body))
     if not keys:
         raise ReceiptError("not SMPP receipt text: no 'id:' or 'stat:' field")

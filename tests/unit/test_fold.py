@@ -145,3 +145,25 @@ def test_messages_are_folded_apart() -> None:
     assert {k: s.status for k, s in states.items()} == {
         "gatewayapi:a": Status.DELIVERED, "gatewayapi:b": Status.REJECTED,
     }
+
+
+def test_change_id_is_rfc4122_uuid5() -> None:
+    import uuid
+
+    from streams.fold import ID_NAMESPACE
+
+    for key, kind, value in [("gatewayapi:1", "status", "DELIVERED"), ("vonage:ÆØÅ", "charge", "REFUND_FAIL")]:
+        assert change_id(key, kind, value) == str(uuid.uuid5(ID_NAMESPACE, f"{key}\x1f{kind}\x1f{value}"))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(receipts, min_size=1, max_size=10), receipts)
+def test_shortcut_agrees_with_merge(events: list[Receipt], extra: Receipt) -> None:
+    from dataclasses import replace
+
+    from streams.fold import _changes_nothing, merge
+
+    states, _ = fold_all(events)
+    for state in states.values():
+        r = replace(extra, provider=state.provider, message_id=state.message_id)
+        assert _changes_nothing(state, r) == (merge(state, r) == state)

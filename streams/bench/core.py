@@ -1,0 +1,93 @@
+"""Normalize and fold on one core; bytes per message state in the stores."""
+
+from __future__ import annotations
+
+import gc
+import os
+import resource
+import shutil
+import tempfile
+import time
+from collections import defaultdict
+
+from streams import codec, providers, records
+from streams.fold import fold
+from streams.generate import receipts
+from streams.model import MessageState, Receipt
+
+
+def normalize_rates(messages: int) -> dict[str, float]:
+    """receipts/s per provider format, raw bytes to canonical record."""
+    by_provider: dict[str, list[bytes]] = defaultdict(list)
+    for item in receipts(messages, duplicate=0, reorder=0):
+        by_provider[item.provider].append(item.payload)
+    options = providers.Options(received_at=0)
+    rates = {}
+    for provider, lines in sorted(by_provider.items()):
+        parse = providers.parser(provider)
+        start = time.perf_counter()
+        for line in lines:
+            parse(line, options)
+        rates[provider] = len(lines) / (time.perf_counter() - start)
+    return rates
+
+
+def _receipt_list(messages: int) -> list[Receipt]:
+    options = providers.Options(received_at=0)
+    return [providers.normalize(g.provider, g.payload, options) for g in receipts(messages)]
+
+
+def fold_rate(messages: int) -> float:
+    """events/s of the fold itself over a dict of states."""
+    events = _receipt_list(messages)
+    states: dict[str, MessageState] = {}
+    start = time.perf_counter()
+    for r in events:
+        key = r.message_key
+        states[key] = fold(states.get(key), r)[0]
+    return len(events) / (time.perf_counter() - start)
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def state_bytes(messages: int) -> dict[str, float]:
+    """Bytes per in-flight message state: the encoded value, the memory store
+    (a dict of key -> encoded state, as Faust's memory store holds it) and the
+    RocksDB store's files on disk."""
+    options = providers.Options(received_at=0)
+    finals: dict[bytes, bytes] = {}
+    states: dict[str, MessageState] = {}
+    for g in receipts(messages, duplicate=0, reorder=0):
+        r = providers.normalize(g.provider, g.payload, options)
+        states[r.message_key] = fold(states.get(r.message_key), r)[0]
+    encoded = {k.encode(): codec.encode("MessageState", records.to_avro(s)) for k, s in states.items()}
+    del states
+    gc.collect()
+    value_avg = sum(len(v) for v in encoded.values()) / len(encoded)
+    before = _rss()
+    finals = {bytes(bytearray(k)): bytes(bytearray(v)) for k, v in encoded.items()}  # real copies
+    memory = (_rss() - before) / len(finals)
+    disk = _rocksdb_bytes(finals)
+    del finals, encoded
+    return {"encoded": value_avg, "memory_store": memory, "rocksdb_disk": disk,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def _rocksdb_bytes(states: dict[bytes, bytes]) -> float:
+    from rocksdict import Rdict
+
+    path = tempfile.mkdtemp(prefix="dlr-bench-rocks-")
+    try:
+        db = Rdict(path)
+        for key, value in states.items():
+            db[key] = value
+        db.flush()
+        db.compact_range(None, None)
+        db.close()
+        size = sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path) if f.endswith(".sst"))
+        return size / len(states)
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,199 @@
+"""End to end through the embedded broker: the pipeline (one real worker
+process), the ceiling and the peer, on the same broker and the same records."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from streams import envelope, providers
+from streams.admin import client_config, ensure_topics
+from streams.broker import EmbeddedBroker, free_port
+from streams.fold import fold_all
+from streams.generate import receipts
+from streams.model import ReceiptError
+from streams.processes import WorkerProcess
+from streams.topics import RAW_PREFIX, STATUS_CHANGES, TopicSpec, raw_topic
+
+PARTITIONS = 4
+
+
+@dataclass
+class Load:
+    """Encoded raw records and what the fold must emit for them."""
+
+    records: list[tuple[str, bytes | None, bytes]]  # topic, key, value
+    status_changes: int
+    first_key: dict[bytes, int]  # message key -> index of its first record
+
+
+def make_load(messages: int, first_id: int = 1, seed: int = 7) -> Load:
+    options = providers.Options(received_at=0)
+    items: list[tuple[str, bytes | None, bytes]] = []
+    parsed = []
+    first: dict[bytes, int] = {}
+    for g in receipts(messages, first_id=first_id, seed=seed):
+        try:
+            r = providers.normalize(g.provider, g.payload, options)
+        except ReceiptError:
+            continue
+        key = r.message_key.encode()
+        first.setdefault(key, len(items))
+        parsed.append(r)
+        items.append((raw_topic(g.provider), key, envelope.make(g.provider, g.payload, "bench")))
+    _, emitted = fold_all(parsed)
+    changes = sum(1 for e in emitted if type(e).__name__ == "StatusChange")
+    return Load(items, changes, first)
+
+
+def produce(bootstrap: str, load: Load, rate: float | None = None,
+            sent_at: dict[bytes, float] | None = None) -> float:
+    """Write the load (paced to `rate` records/s when given); returns seconds taken."""
+    from confluent_kafka import Producer
+
+    producer = Producer(client_config(bootstrap, {"linger.ms": 2, "partitioner": "murmur2_random",
+                                                  "queue.buffering.max.messages": 1_000_000}))
+    start = time.perf_counter()
+    for i, (topic, key, value) in enumerate(load.records):
+        if rate:
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+        if sent_at is not None and key is not None and load.first_key.get(key) == i:
+            sent_at[key] = time.time()
+        producer.produce(topic, value, key)
+        if i % 1000 == 0:
+            producer.poll(0)
+    producer.flush(60)
+    return time.perf_counter() - start
+
+
+def count_status_changes(bootstrap: str, expected: int, timeout: float,
+                         seen_at: dict[bytes, float] | None = None, keys: dict[bytes, int] | None = None,
+                         ) -> tuple[int, float]:
+    """Consume status changes (of messages in `keys`, if given) until `expected`
+    arrived; note when each message's first one did. Returns the count and the
+    seconds from the first to the last."""
+    import uuid
+
+    from confluent_kafka import Consumer
+
+    consumer = Consumer(client_config(bootstrap, {"group.id": f"dlr-bench-{uuid.uuid4().hex[:6]}",
+                                                  "auto.offset.reset": "earliest", "enable.auto.commit": False}))
+    consumer.subscribe([STATUS_CHANGES])
+    seen = 0
+    first = last = 0.0
+    deadline = time.monotonic() + timeout
+    try:
+        while seen < expected and time.monotonic() < deadline:
+            for message in consumer.consume(2000, 0.1):
+                if message.error() or (keys is not None and message.key() not in keys):
+                    continue
+                seen += 1
+                last = time.perf_counter()
+                first = first or last
+                key = message.key()
+                if seen_at is not None and key is not None:
+                    seen_at.setdefault(key, time.time())
+    finally:
+        consumer.close()
+    return seen, last - first
+
+
+def pipeline_rate(bootstrap: str, load: Load, work: Path, timeout: float) -> float:
+    """receipts/s of one worker over a pre-loaded backlog, from its first status
+    change out to the last (start-up is not counted, as for the peer)."""
+    worker = WorkerProcess(bootstrap, work / "worker").start()
+    try:
+        seen, elapsed = count_status_changes(bootstrap, load.status_changes, timeout)
+        if seen < load.status_changes:
+            raise RuntimeError(f"pipeline: {seen} of {load.status_changes} status changes after {timeout}s\n"
+                               f"{worker.log_tail()}")
+        return len(load.records) / elapsed
+    finally:
+        worker.stop()
+
+
+def latency(bootstrap: str, load: Load, rate: float, work: Path) -> tuple[float, float]:
+    """p50 and p99 ms from a message's first raw write to its first status change,
+    with the worker running and receipts arriving at `rate` per second."""
+    worker = WorkerProcess(bootstrap, work / "worker").start()
+    try:
+        worker.wait_web(120)
+        time.sleep(3)  # partitions assigned, caught up
+        sent_at: dict[bytes, float] = {}
+        seen_at: dict[bytes, float] = {}
+        expected = load.status_changes
+        reader = threading.Thread(target=count_status_changes,
+                                  args=(bootstrap, expected, 300, seen_at, load.first_key))
+        reader.start()
+        produce(bootstrap, load, rate, sent_at)
+        reader.join()
+        waits = sorted((seen_at[k] - t) * 1000 for k, t in sent_at.items() if k in seen_at)
+        if not waits:
+            raise RuntimeError("latency: no status change seen")
+        return waits[len(waits) // 2], waits[min(len(waits) - 1, int(len(waits) * 0.99))]
+    finally:
+        worker.stop()
+
+
+def ceiling_rate(bootstrap: str, records: int) -> float:
+    ensure_topics(bootstrap, PARTITIONS, [TopicSpec("dlr.bench.sink", "RawReceipt", "-", 3_600_000)])
+    raw = [RAW_PREFIX + p for p in providers.names()]
+    out = subprocess.run([sys.executable, "-m", "streams.bench.ceiling", bootstrap, str(records), *raw],
+                         capture_output=True, text=True, timeout=600, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def peer_rate(bootstrap: str, records: int, work: Path, timeout: float) -> float:
+    """receipts/s of the plain Faust peer, until its table has taken every receipt."""
+    from confluent_kafka import Consumer
+
+    changelog = "dlr-bench-peer-peer-state-changelog"
+    ensure_topics(bootstrap, PARTITIONS, [TopicSpec(changelog, "-", "-", -1, compacted=True)])
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "streams.bench.peer", bootstrap, str(work / "peer"), str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    consumer = Consumer(client_config(bootstrap, {"group.id": "dlr-bench-peer-count",
+                                                  "auto.offset.reset": "earliest", "enable.auto.commit": False}))
+    consumer.subscribe([changelog])
+    seen, start = 0, None
+    deadline = time.monotonic() + timeout
+    try:
+        while seen < records and time.monotonic() < deadline:
+            batch = consumer.consume(2000, 0.1)
+            if batch and start is None:
+                start = time.perf_counter()
+            seen += sum(1 for m in batch if not m.error())
+        if seen < records:
+            raise RuntimeError(f"peer: {seen} of {records} table writes after {timeout}s")
+        assert start is not None
+        return records / (time.perf_counter() - start)
+    finally:
+        consumer.close()
+        process.terminate()
+        process.wait(30)
+
+
+def run(messages: int, timeout: float = 900) -> dict[str, float]:
+    work = Path(tempfile.mkdtemp(prefix="dlr-bench-"))
+    figures: dict[str, float] = {}
+    with EmbeddedBroker("noida", data_dir=work / "broker") as broker:
+        ensure_topics(broker.bootstrap, PARTITIONS)
+        load = make_load(messages)
+        figures["records"] = len(load.records)
+        figures["produce_s"] = produce(broker.bootstrap, load)
+        figures["ceiling"] = ceiling_rate(broker.bootstrap, len(load.records))
+        figures["e2e"] = pipeline_rate(broker.bootstrap, load, work / "e2e", timeout)
+        figures["peer"] = peer_rate(broker.bootstrap, len(load.records), work, timeout)
+        paced = make_load(max(messages // 4, 2000), first_id=10_000_000, seed=9)
+        figures["p50_full"], figures["p99_full"] = latency(broker.bootstrap, paced, 0, work / "lat-full")
+        paced70 = make_load(max(messages // 4, 2000), first_id=20_000_000, seed=10)
+        figures["p50_70"], figures["p99_70"] = latency(
+            broker.bootstrap, paced70, 0.7 * figures["e2e"], work / "lat-70")
+    return figures
