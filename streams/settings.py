@@ -39,6 +39,19 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("data_dir", ".dlr", "Where a worker keeps its state store and the embedded broker its data"),
     Setting("web_host", "127.0.0.1", "Address the worker's HTTP server binds (webhooks, /health, /metrics)"),
     Setting("web_port", "6066", "Port of the worker's HTTP server"),
+    Setting("max_body_bytes", "65536", "Largest webhook body accepted; a bigger one is refused with 413"),
+    Setting("webhook_timeout", "4",
+            "Seconds a webhook waits for Kafka to acknowledge a receipt before answering 503 (provider retries)"),
+    Setting("secret_gatewayapi", "",
+            "GatewayAPI webhook secret: verifies X-Gwapi-Signature (JWT HS256) or Signature (v1 HMAC-SHA256)",
+            secret=True),
+    Setting("secret_messente", "",
+            "Messente API password: verifies X-Messente-Signature (HMAC-SHA256 of the body); "
+            "unsigned legacy GET receipts are then refused", secret=True),
+    Setting("secret_vonage", "",
+            "Vonage signature secret: verifies the `sig` parameter (or a Messages API JWT)", secret=True),
+    Setting("vonage_signature_method", "md5hash",
+            "Vonage signature method as chosen in its dashboard: md5hash, md5, sha1, sha256 or sha512"),
     Setting("state_version", "1",
             "Version of the state table; `dlr rebuild` folds from scratch into a new version"),
     Setting("session_timeout", "30",
@@ -51,6 +64,10 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("sasl_username", "", "Kafka SASL user name"),
     Setting("sasl_password", "", "Kafka SASL password", secret=True),
     Setting("ssl_cafile", "", "CA certificate file to verify the brokers"),
+    Setting("schema_registry_url", "",
+            "Confluent Schema Registry URL; set: Confluent wire format, schemas registered as <topic>-value;"
+            " empty: Avro single-object encoding, decodable with schemas/ alone"),
+    Setting("schema_registry_auth", "", "Schema registry basic auth as USER:PASSWORD (empty: none)", secret=True),
 ]}
 
 

@@ -1,0 +1,259 @@
+"""The webhook receivers end to end: real HTTP requests in each provider's form
+against a running `dlr worker` on the embedded broker, the status changes read
+back from dlr.status-changes; signatures accepted and refused with secrets
+configured on the worker; oversized, non-UTF-8 and wrong-method requests
+refused with a one-line reason and nothing written; /health and /metrics.
+
+One broker and one worker serve the whole module (started once, ~3 s)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+import pytest
+
+from streams import samples
+from streams.broker import EmbeddedBroker
+from streams.processes import WorkerProcess
+from streams.topics import DEAD_LETTER, STATUS_CHANGES
+from streams.webhooks.signatures import sign_hs256, vonage_signature
+from tests.e2e.conftest import Reply, raw_end_offsets, request, start_web_worker
+from tests.integration.conftest import expect, id_counts, wait_for
+
+pytestmark = pytest.mark.e2e
+
+GWAPI_SECRET = "gatewayapi-token-0123456789"
+VONAGE_SECRET = "vonage-signature-secret-0123456789"
+MAX_BODY = 4096
+ENV = {
+    "DLR_SECRET_GATEWAYAPI": GWAPI_SECRET,
+    "DLR_SECRET_VONAGE": VONAGE_SECRET,
+    "DLR_VONAGE_SIGNATURE_METHOD": "sha256",
+    "DLR_MAX_BODY_BYTES": str(MAX_BODY),
+}
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def worker(e2e_broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
+    running = start_web_worker(e2e_broker, Path(tmp_path_factory.mktemp("worker")), ENV)
+    yield running
+    running.stop()
+
+
+def call(worker: WorkerProcess, method: str, path: str, body: bytes | None = None,
+         headers: dict[str, str] | None = None, **kwargs: bool) -> Reply:
+    return request(worker.web_port, method, path, body, headers, **kwargs)
+
+
+def one_line(reply: Reply) -> str:
+    lines = reply.text.splitlines()
+    assert len(lines) == 1 and lines[0].strip(), reply
+    return lines[0]
+
+
+def wait_ready(worker: WorkerProcess, timeout: float = 60.0) -> list[Reply]:
+    seen: list[Reply] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert worker.alive, worker.log_tail()
+        seen.append(call(worker, "GET", "/health"))
+        if seen[-1].status == 200:
+            return seen
+        time.sleep(0.1)
+    raise AssertionError(f"/health not 200 after {timeout}s: {seen[-1]}\n{worker.log_tail()}")
+
+
+# --- the requests each provider sends ----------------------------------------------------
+
+
+def gatewayapi_request(line: bytes, index: int) -> tuple[str, str, bytes, dict[str, str]]:
+    """GatewayAPI POSTs JSON; REST webhooks sign with a JWT of the same fields in
+    X-Gwapi-Signature, the messaging API with Signature: v1=<HMAC of the body>."""
+    if index % 2 == 0:
+        headers = {**JSON, "X-Gwapi-Signature": sign_hs256(json.loads(line), GWAPI_SECRET)}
+    else:
+        headers = {**JSON, "Signature": "v1=" + hmac.new(GWAPI_SECRET.encode(), line, hashlib.sha256).hexdigest()}
+    return "POST", "/dlr/gatewayapi", line, headers
+
+
+def vonage_request(line: bytes, index: int) -> tuple[str, str, bytes, dict[str, str]]:
+    """Vonage signed callbacks add timestamp, nonce and sig to the fields, in
+    the query of a GET or the JSON of a POST."""
+    extra = {"timestamp": str(1773306000 + index), "nonce": f"n{index:04d}"}
+    if line.startswith(b"{"):
+        fields = {**json.loads(line), **extra}
+        fields["sig"] = vonage_signature(fields, VONAGE_SECRET, "sha256")
+        return "POST", "/dlr/vonage", json.dumps(fields).encode(), JSON
+    query = line.decode() + "".join(f"&{k}={v}" for k, v in extra.items())
+    sig = vonage_signature(dict(parse_qsl(query, keep_blank_values=True)), VONAGE_SECRET, "sha256")
+    return "GET", f"/dlr/vonage?{query}&sig={sig}", b"", {}
+
+
+def provider_requests() -> dict[str, list[tuple[str, str, bytes, dict[str, str]]]]:
+    """Every sample line in the form its provider sends it over HTTP. GatewayAPI's
+    SMPP text line is left out: GatewayAPI sends SMPP receipts over SMPP only."""
+    out: dict[str, list[tuple[str, str, bytes, dict[str, str]]]] = {}
+    out["gatewayapi"] = [gatewayapi_request(line, i)
+                         for i, line in enumerate(x for x in samples.lines("gatewayapi") if x.startswith(b"{"))]
+    out["messente"] = [("POST", "/dlr/messente", line, JSON) if line.startswith(b"{")
+                       else ("GET", f"/dlr/messente?{line.decode()}", b"", {})
+                       for line in samples.lines("messente")]
+    out["labsmobile"] = [("GET", f"/dlr/labsmobile?{line.decode()}", b"", {}) for line in samples.lines("labsmobile")]
+    out["vonage"] = [vonage_request(line, i) for i, line in enumerate(samples.lines("vonage"))]
+    out["smpp"] = [("POST", "/dlr/smpp", line, {"Content-Type": "text/plain"}) for line in samples.lines("smpp")]
+    return out
+
+
+def sent_payload(method: str, path: str, body: bytes) -> bytes:
+    """What the parser will read: a GET's query, a POST's body."""
+    return path.split("?", 1)[1].encode() if method == "GET" else body
+
+
+# --- tests -----------------------------------------------------------------------------------
+
+
+def test_health_turns_ready_after_startup(worker: WorkerProcess) -> None:
+    seen = wait_ready(worker)
+    for reply in seen[:-1]:  # before ready: 503 with the reason
+        assert reply.status == 503 and json.loads(reply.text)["status"] == "not ready", reply
+    assert json.loads(seen[-1].text) == {"status": "ready"}
+    assert seen[-1].headers["content-type"].startswith("application/json")
+
+
+def test_every_provider_form_reaches_the_status_changes(worker: WorkerProcess, e2e_broker: EmbeddedBroker) -> None:
+    wait_ready(worker)
+    sent: dict[str, list[bytes]] = {}
+    for provider, calls in provider_requests().items():
+        for method, path, body, headers in calls:
+            reply = call(worker, method, path, body or None, headers)
+            assert reply.status == 200 and reply.text == "", (provider, method, reply)
+            sent.setdefault(provider, []).append(sent_payload(method, path, body))
+    assert set(sent) == {"gatewayapi", "messente", "labsmobile", "vonage", "smpp"}
+
+    want = expect(sent)
+    assert want.ids and want.dead == 5  # each sample file has one bad line
+    seen = wait_for(e2e_broker.bootstrap, want, [worker], timeout=45)
+    counts = id_counts(seen)  # exactly the offline fold's changes, each once
+    assert set(counts) == want.ids and max(counts.values()) == 1
+    by_id = {record["id"]: record for record in seen[STATUS_CHANGES]}
+    for change in want.changes:
+        if type(change).__name__ == "StatusChange":
+            assert by_id[change.id]["status"] == change.status.value
+            assert by_id[change.id]["message_key"] == change.message_key
+    # the dead letters carry the envelope written by the webhook: transport http
+    assert {r["provider"] for r in seen[DEAD_LETTER]} >= set(sent)
+
+
+def test_signatures_refused_and_nothing_written(worker: WorkerProcess, e2e_broker: EmbeddedBroker) -> None:
+    wait_ready(worker)
+    body = samples.lines("gatewayapi")[0]
+    other = samples.lines("gatewayapi")[3]  # another status of the same message
+    good_jwt = sign_hs256(json.loads(body), GWAPI_SECRET)
+    vonage_line = samples.lines("vonage")[0].decode() + "&timestamp=1773306851&nonce=abc"
+    vonage_sig = vonage_signature(dict(parse_qsl(vonage_line)), VONAGE_SECRET, "sha256")
+    vonage_json = {**json.loads(samples.lines("vonage")[2]), "timestamp": "1773306852", "nonce": "def"}
+    vonage_json["sig"] = vonage_signature(vonage_json, VONAGE_SECRET, "sha256")
+
+    before = raw_end_offsets(e2e_broker.bootstrap)
+    refused = [
+        call(worker, "POST", "/dlr/gatewayapi", body, JSON),  # no signature
+        call(worker, "POST", "/dlr/gatewayapi", body, {**JSON, "X-Gwapi-Signature": "not.a.jwt"}),
+        call(worker, "POST", "/dlr/gatewayapi", body,
+             {**JSON, "X-Gwapi-Signature": sign_hs256(json.loads(body), "wrong-secret")}),
+        call(worker, "POST", "/dlr/gatewayapi", other, {**JSON, "X-Gwapi-Signature": good_jwt}),  # replayed token
+        call(worker, "POST", "/dlr/gatewayapi", body, {**JSON, "Signature": "v1=" + "0" * 64}),
+        call(worker, "GET", f"/dlr/vonage?{samples.lines('vonage')[0].decode()}"),  # unsigned
+        call(worker, "GET", f"/dlr/vonage?{vonage_line.replace('accepted', 'delivered')}&sig={vonage_sig}"),
+        call(worker, "POST", "/dlr/vonage", json.dumps({**vonage_json, "status": "failed"}).encode(), JSON),
+    ]
+    for reply in refused:
+        assert reply.status == 401, reply
+        assert "signature refused" in one_line(reply)
+    assert raw_end_offsets(e2e_broker.bootstrap) == before, "a refused request was written"
+
+    accepted = [
+        call(worker, "POST", "/dlr/gatewayapi", body, {**JSON, "X-Gwapi-Signature": good_jwt}),
+        call(worker, "GET", f"/dlr/vonage?{vonage_line}&sig={vonage_sig.upper()}"),
+        call(worker, "POST", "/dlr/vonage", json.dumps(vonage_json).encode(), JSON),
+    ]
+    assert [r.status for r in accepted] == [200, 200, 200], accepted
+    after = raw_end_offsets(e2e_broker.bootstrap)
+    grown = {tp: after[tp] - before[tp] for tp in after if after[tp] != before[tp]}
+    assert sum(grown.values()) == 3 and {t for t, _ in grown} == {"dlr.raw.gatewayapi", "dlr.raw.vonage"}
+
+
+def test_garbage_refused_with_a_one_line_reason(worker: WorkerProcess, e2e_broker: EmbeddedBroker) -> None:
+    wait_ready(worker)
+    before = raw_end_offsets(e2e_broker.bootstrap)
+    receipt = samples.lines("smpp")[0]
+
+    oversized = call(worker, "POST", "/dlr/smpp", receipt + b" " * MAX_BODY, {"Content-Type": "text/plain"})
+    assert oversized.status == 413 and str(MAX_BODY) in one_line(oversized)
+    chunks = iter([receipt, b" " * 4000, b" " * 4000])  # no Content-Length: refused while reading
+    chunked = request(worker.web_port, "POST", "/dlr/smpp", chunks,
+                      {"Content-Type": "text/plain", "Transfer-Encoding": "chunked"}, chunked=True)
+    assert chunked.status == 413 and str(MAX_BODY) in one_line(chunked)
+
+    latin1_text = receipt.replace(b"Your code", b"C\xf3digo")  # Latin-1, not UTF-8
+    latin1 = call(worker, "POST", "/dlr/smpp", latin1_text, {"Content-Type": "text/plain"})
+    assert latin1.status == 400 and "UTF-8" in one_line(latin1)
+    bad_query = call(worker, "GET", "/dlr/labsmobile?subid=69c3e1a0b7f21&status=Sent&desc=Env%EDado")
+    assert bad_query.status == 400 and "UTF-8" in one_line(bad_query)
+    empty = call(worker, "POST", "/dlr/smpp", b"", {"Content-Type": "text/plain"})
+    assert empty.status == 400 and "empty" in one_line(empty)
+
+    for method, path, allowed in [("GET", "/dlr/gatewayapi", "POST"), ("PUT", "/dlr/vonage", "GET, POST"),
+                                  ("DELETE", "/dlr/smpp", "POST"), ("POST", "/dlr/labsmobile", "GET")]:
+        wrong = call(worker, method, path, receipt if method != "GET" else None)
+        assert wrong.status == 405, (method, path, wrong)
+        assert method in one_line(wrong) and wrong.headers["allow"] == allowed
+
+    assert raw_end_offsets(e2e_broker.bootstrap) == before, "a refused request was written"
+    assert call(worker, "GET", "/health").status == 200 and worker.alive
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    selector = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    pattern = "^" + re.escape(name + ("{" + selector + "}" if selector else "")) + r" (\S+)$"
+    found = [float(m.group(1)) for m in re.finditer(pattern, text, re.MULTILINE)]
+    return found[0] if found else 0.0
+
+
+def test_metrics_show_the_counters_moving(worker: WorkerProcess) -> None:
+    wait_ready(worker)
+    first = call(worker, "GET", "/metrics")
+    assert first.status == 200 and first.headers["content-type"].startswith("text/plain; version=0.0.4")
+    text = first.text
+    assert metric(text, "dlr_ready") == 1
+    for provider in ("gatewayapi", "messente", "labsmobile", "vonage", "smpp"):
+        assert metric(text, "dlr_webhook_requests_total", provider=provider, code="200") > 0, provider
+        assert metric(text, "dlr_receipts_in_total", provider=provider) > 0, provider
+        assert metric(text, "dlr_normalized_total", provider=provider) > 0, provider
+        assert metric(text, "dlr_dead_lettered_total", stage="normalize", provider=provider) >= 1, provider
+        assert metric(text, "dlr_webhook_request_seconds_count", provider=provider) > 0
+    assert metric(text, "dlr_webhook_requests_total", provider="gatewayapi", code="401") >= 5
+    assert metric(text, "dlr_webhook_requests_total", provider="smpp", code="413") >= 2
+    assert metric(text, "dlr_emitted_total", topic=STATUS_CHANGES) > 0
+    assert "# TYPE dlr_fold_lag_records gauge" in text
+
+    line = samples.lines("labsmobile")[0].decode()
+    assert call(worker, "GET", f"/dlr/labsmobile?{line}").status == 200
+    deadline = time.monotonic() + 20
+    while True:  # the request counter moves at once; receipts_in once the normalize agent read it
+        second = call(worker, "GET", "/metrics").text
+        if metric(second, "dlr_receipts_in_total", provider="labsmobile") > metric(
+                text, "dlr_receipts_in_total", provider="labsmobile") or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert metric(second, "dlr_webhook_requests_total", provider="labsmobile", code="200") == metric(
+        text, "dlr_webhook_requests_total", provider="labsmobile", code="200") + 1
+    assert metric(second, "dlr_receipts_in_total", provider="labsmobile") == metric(
+        text, "dlr_receipts_in_total", provider="labsmobile") + 1
