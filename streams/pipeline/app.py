@@ -151,7 +151,7 @@ def create_app(config: WorkerConfig) -> faust.App:
             states[key] = new_state
         for out in outs:
             await send(out)
-            metrics.emitted(out.topic)
+            metrics.emitted(out.topic, out.status)
 
     for provider in providers.names():
         _normalize_agent(app, provider, options, send, fold, metrics, config.partitions)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from streams import codec, envelope, providers, records
 from streams.fold import fold
-from streams.model import MessageState, Receipt, ReceiptError
+from streams.model import MessageState, Receipt, ReceiptError, StatusChange
 from streams.topics import CHARGE_CHANGES, DEAD_LETTER, RECEIPTS, STATUS_CHANGES
 
 
@@ -21,6 +21,7 @@ class Out:
     topic: str
     key: bytes | None
     value: bytes
+    status: str | None = None  # the status a StatusChange reached, for the metrics
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +99,9 @@ def fold_receipt(state_bytes: bytes | None, receipt: Receipt,
     new, emitted = fold(state, receipt)
     key = receipt.message_key.encode()
     outs = [
-        Out(STATUS_CHANGES if type(e).__name__ == "StatusChange" else CHARGE_CHANGES, key,
-            codec.encode(type(e).__name__, records.to_avro(e)))
+        Out(STATUS_CHANGES, key, codec.encode("StatusChange", records.to_avro(e)), e.status.value)
+        if isinstance(e, StatusChange) else
+        Out(CHARGE_CHANGES, key, codec.encode("ChargeChange", records.to_avro(e)))
         for e in emitted
     ]
     if new == state:
