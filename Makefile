@@ -18,7 +18,7 @@ up: install
 	$(BIN)/dlr up
 
 lint: install
-	$(BIN)/ruff check streams tests
+	$(BIN)/ruff check streams tests examples
 	$(BIN)/mypy
 
 test: lint
