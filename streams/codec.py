@@ -79,18 +79,51 @@ def encode(name: str, record: dict[str, Any]) -> bytes:
     return out.getvalue()
 
 
-def decode(data: bytes, expect: str | None = None) -> tuple[str, dict[str, Any]]:
-    """(record name, record) of single-object encoded bytes; anything else is a
-    ReceiptError with the reason."""
+def released_dir() -> Path:
+    return schema_dir() / "released"
+
+
+@cache
+def released_writers(root: Path | None = None) -> dict[bytes, tuple[str, Any]]:
+    """Fingerprint -> (record name, parsed schema) of every released schema
+    (schemas/released/<version>/) that differs from the current one, so that
+    records an older release wrote (raw topics keep 90 days) still decode,
+    resolved into the current schema, after a schema upgrade."""
+    root = root or released_dir()
+    found: dict[bytes, tuple[str, Any]] = {}
+    if not root.is_dir():
+        return found
+    for version in sorted(p for p in root.iterdir() if p.is_dir()):
+        for name in RECORD_NAMES:
+            path = version / f"{NAMESPACE}.{name}.avsc"
+            if not path.is_file():
+                continue
+            schema = json.loads(json.dumps(fastavro.schema.load_schema(str(path), _write_hint=False)))
+            canonical = fastavro.schema.to_parsing_canonical_form(schema)
+            print_ = bytes.fromhex(fastavro.schema.fingerprint(canonical, "CRC-64-AVRO"))
+            if print_ != fingerprint(name):
+                found[print_] = (name, fastavro.parse_schema(_strip_logical(schema)))
+    return found
+
+
+def decode(data: bytes, expect: str | None = None, released: Path | None = None) -> tuple[str, dict[str, Any]]:
+    """(record name, record) of single-object encoded bytes, written with the
+    current schema or a released one; anything else is a ReceiptError with the
+    reason."""
     if len(data) < 10 or data[:2] != MAGIC:
         raise ReceiptError("not Avro single-object encoded")
+    writer = reader = None
     name = _by_fingerprint().get(bytes(data[2:10]))
     if name is None:
-        raise ReceiptError(f"unknown schema fingerprint {bytes(data[2:10]).hex()}")
+        old = released_writers(released).get(bytes(data[2:10]))
+        if old is None:
+            raise ReceiptError(f"unknown schema fingerprint {bytes(data[2:10]).hex()}")
+        name, writer = old
+        reader = _parsed(name)
     if expect is not None and name != expect:
         raise ReceiptError(f"expected a {expect}, got a {name}")
     try:
-        record = fastavro.schemaless_reader(io.BytesIO(data[10:]), _parsed(name), None)
+        record = fastavro.schemaless_reader(io.BytesIO(data[10:]), writer or _parsed(name), reader)
     except Exception as exc:  # fastavro raises many types on truncated input
         raise ReceiptError(f"undecodable {name}: {type(exc).__name__}: {exc}") from None
     assert isinstance(record, dict)

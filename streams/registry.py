@@ -217,54 +217,12 @@ def is_framed(data: bytes | None) -> bool:
     return data is not None and (data[:2] == codec.MAGIC or (len(data) > HEADER.size and data[:1] == CONFLUENT_MAGIC))
 
 
-def released_dir() -> Path:
-    return codec.schema_dir() / "released"
-
-
-@cache
-def released_writers(root: Path | None = None) -> dict[bytes, tuple[str, Any]]:
-    """Fingerprint -> (record name, parsed schema) of every released schema
-    (schemas/released/<version>/) that differs from the current one: so
-    single-object records written by an older release still decode, resolved
-    into the current schema, after an upgrade."""
-    root = root or released_dir()
-    found: dict[bytes, tuple[str, Any]] = {}
-    if not root.is_dir():
-        return found
-    for version in sorted(p for p in root.iterdir() if p.is_dir()):
-        for name in codec.RECORD_NAMES:
-            path = version / f"{codec.NAMESPACE}.{name}.avsc"
-            if not path.is_file():
-                continue
-            schema = json.loads(json.dumps(fastavro.schema.load_schema(str(path), _write_hint=False)))
-            canonical = fastavro.schema.to_parsing_canonical_form(schema)
-            fingerprint = bytes.fromhex(fastavro.schema.fingerprint(canonical, "CRC-64-AVRO"))
-            if fingerprint != codec.fingerprint(name):
-                found[fingerprint] = (name, fastavro.parse_schema(codec._strip_logical(schema)))
-    return found
-
-
-def _decode_released(data: bytes, expect: str | None, root: Path | None) -> tuple[str, dict[str, Any]] | None:
-    old = released_writers(root).get(bytes(data[2:10]))
-    if old is None:
-        return None
-    name, writer = old
-    if expect is not None and name != expect:
-        raise ReceiptError(f"expected a {expect}, got a {name}")
-    try:
-        record = fastavro.schemaless_reader(io.BytesIO(data[10:]), writer, codec._parsed(name))
-    except Exception as exc:
-        raise ReceiptError(f"undecodable {name} (released schema): {type(exc).__name__}: {exc}") from None
-    assert isinstance(record, dict)
-    return name, record
-
-
 def decode_any(data: bytes, expect: str | None = None, registry: Registry | None = None,
                released: Path | None = None) -> tuple[str, dict[str, Any]]:
     """(record name, record) of single-object (current or released schema) or
     Confluent-framed bytes."""
     if data[:2] == codec.MAGIC:
-        return _decode_released(data, expect, released) or codec.decode(data, expect)
+        return codec.decode(data, expect, released)
     if data[:1] == CONFLUENT_MAGIC and len(data) > HEADER.size:
         registry = registry or default_registry()
         if registry is None:
