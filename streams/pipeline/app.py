@@ -7,18 +7,16 @@ Values and keys are raw bytes to Faust: we encode Avro ourselves with fastavro
 from __future__ import annotations
 
 import logging
-import weakref
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
 import faust
 from aiokafka.partitioner import murmur2
-from faust.streams import _current_event
 
 from streams import providers, settings
-from streams.model import Receipt
 from streams.pipeline import steps
+from streams.pipeline.folding import Folder, Item, Send, acknowledged
 from streams.pipeline.metrics import Metrics
 from streams.topics import (
     APP_ID,
@@ -75,21 +73,6 @@ def batches(stream: faust.StreamT[bytes]) -> AsyncIterator[Sequence[faust.EventT
     return cast(faust.Stream[bytes], stream).take_events(BATCH, within=BATCH_WITHIN)
 
 
-def as_current(event: faust.EventT[bytes]) -> None:
-    """Make `event` the current event. A Faust table picks the changelog
-    partition and the RocksDB partition store from the current event, which in
-    a `take_events` batch is not the one being folded. (Private to Faust; the
-    stream's own `_set_current_event` is not safe here: it races the take
-    buffer. See faust-streaming issue #497.)"""
-    _current_event.set(weakref.ref(event))
-
-
-def _source(event: faust.EventT[bytes]) -> steps.Source:
-    message = event.message
-    return steps.Source(message.topic, message.partition, message.offset, message.key,
-                        int(message.timestamp * 1_000_000))
-
-
 def create_app(config: WorkerConfig) -> faust.App:
     app = faust.App(
         APP_ID,
@@ -116,6 +99,9 @@ def create_app(config: WorkerConfig) -> faust.App:
         # A crash loop can leave unacked events; waiting for them would make
         # SIGTERM hang. They are re-read after restart (at-least-once).
         stream_wait_empty=False,
+        # A dead letter carries its original record whole, up to a 1 MB receipt
+        # in its envelope: more than the default 1 MB request.
+        producer_max_request_size=4 * 1024 * 1024,
     )
     metrics = Metrics()
     app.dlr_metrics = metrics  # type: ignore[attr-defined]
@@ -125,56 +111,42 @@ def create_app(config: WorkerConfig) -> faust.App:
              for name in (RECEIPTS, REPARTITION, STATUS_CHANGES, CHARGE_CHANGES, DEAD_LETTER)}
 
     if config.guarantee == "exactly_once":
-        async def send(out: steps.Out) -> None:  # through the topic: inside the transaction
-            await sinks[out.topic].send(key=out.key, value=out.value)
+        async def send(out: steps.Out) -> Awaitable[Any]:  # through the topic: inside the transaction
+            return cast(Awaitable[Any], await sinks[out.topic].send(key=out.key, value=out.value))
     else:
         producer = app.producer
 
-        async def send(out: steps.Out) -> None:
-            # Straight to the producer: no per-send Faust machinery. It is
-            # flushed before every offset commit, so at-least-once holds.
-            await producer.send(out.topic, out.key, out.value, None, None, None)
+        async def send(out: steps.Out) -> Awaitable[Any]:
+            # Straight to the producer: no per-send Faust machinery.
+            return cast(Awaitable[Any], await producer.send(out.topic, out.key, out.value, None, None, None))
 
     states = app.Table(state_table(config.state_version), default=None, partitions=config.partitions,
                        key_type=bytes, value_type=bytes)
-
-    async def fold(key: bytes, receipt: Receipt | None, value: bytes | None, event: faust.EventT[bytes]) -> None:
-        """Fold one receipt into its message's state. Read, fold and table write
-        happen with no await in between: agents run concurrently and must not
-        interleave on one message's state."""
-        as_current(event)
-        if receipt is None:
-            new_state, outs = steps.fold_one(states.get(key), value, _source(event))
-        else:
-            new_state, outs = steps.fold_receipt(states.get(key), receipt, _source(event))
-        if new_state is not None:
-            states[key] = new_state
-        for out in outs:
-            await send(out)
-            metrics.emitted(out.topic, out.status)
+    folder = Folder(states, send, metrics)
 
     for provider in providers.names():
-        _normalize_agent(app, provider, options, send, fold, metrics, config.partitions)
+        _normalize_agent(app, provider, options, send, folder, metrics, config.partitions)
 
     @app.agent(sinks[REPARTITION], name="fold")
     async def fold_repartitioned(stream: faust.StreamT[bytes]) -> None:
         async for events in batches(stream):
-            for event in events:
-                await fold(cast(bytes, event.key), None, event.value, event)
+            await folder.fold([(cast(bytes, e.key), None, e.value, e) for e in events])
 
     return app
 
 
 def _normalize_agent(app: faust.App, provider: str, options: providers.Options,
-                     send: Any, fold: Any, metrics: Metrics, partitions: int) -> None:
+                     send: Send, folder: Folder, metrics: Metrics, partitions: int) -> None:
     topic = app.topic(raw_topic(provider), partitions=partitions, **RAW)
 
     async def normalize(stream: faust.StreamT[bytes]) -> None:
         async for events in batches(stream):
+            acks: list[Awaitable[Any]] = []
+            here: list[Item] = []
             for event in events:
-                result = steps.normalize_receipt(provider, event.value, _source(event), options)
+                result = steps.normalize_receipt(provider, event.value, steps.source_of(event), options)
                 out = result.out
-                await send(out)  # the canonical receipt on dlr.receipts, or a dead letter
+                acks.append(await send(out))  # the canonical receipt on dlr.receipts, or a dead letter
                 metrics.normalized(provider, out.topic == DEAD_LETTER)
                 if result.receipt is None or out.key is None:
                     continue
@@ -182,9 +154,11 @@ def _normalize_agent(app: faust.App, provider: str, options: providers.Options,
                     # Already on the partition that holds this message's state
                     # (gateways key raw records by message key): fold here, no
                     # second trip through the broker.
-                    await fold(out.key, result.receipt, None, event)
+                    here.append((out.key, result.receipt, None, event))
                 else:
-                    await send(steps.Out(REPARTITION, out.key, out.value))
+                    acks.append(await send(steps.Out(REPARTITION, out.key, out.value)))
+            await folder.fold(here)
+            await acknowledged(acks)  # the whole batch is out before Faust acks it
 
     app.agent(topic, name=f"normalize-{provider}")(normalize)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from streams import codec, envelope, providers, records
 from streams.fold import fold
@@ -33,12 +34,27 @@ class Source:
     timestamp_us: int
 
 
+def source_of(event: Any) -> Source:
+    """Where a Faust event came from."""
+    message = event.message
+    return Source(message.topic, message.partition, message.offset, message.key,
+                  int(message.timestamp * 1_000_000))
+
+
+# The original record always goes into a dead letter whole; the payload inside
+# it only while small: the copy is for reading, and two copies of a 1 MB
+# receipt would not fit one producer request.
+PAYLOAD_COPY_LIMIT = 64 * 1024
+
+
 def dead_letter(src: Source, original: bytes | None, reason: str, stage: str,
                 provider: str | None = None, payload: bytes | None = None) -> Out:
     value = codec.encode("DeadLetter", {
         "reason": reason, "stage": stage, "provider": provider, "source_topic": src.topic,
         "source_partition": src.partition, "source_offset": src.offset, "source_key": src.key,
-        "original": original or b"", "payload": payload, "failed_at": time.time_ns() // 1000,
+        "original": original or b"",
+        "payload": payload if payload is None or len(payload) <= PAYLOAD_COPY_LIMIT else None,
+        "failed_at": time.time_ns() // 1000,
     })
     return Out(DEAD_LETTER, src.key, value)
 
