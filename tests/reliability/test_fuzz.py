@@ -139,7 +139,7 @@ def retype(line: bytes, draw: st.DrawFn) -> bytes:
     """A JSON line with one field's value replaced by a value of another type or size."""
     try:
         body = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         return line
     if not isinstance(body, dict) or not body:
         return line
