@@ -45,12 +45,11 @@ from streams.replay import (
     Writer,
     all_of,
     consumer,
-    partition_for,
     partitions_count,
     read,
     read_states,
 )
-from streams.topics import APP_ID, CHARGE_CHANGES, RAW_PREFIX, RECEIPTS, STATUS_CHANGES
+from streams.topics import APP_ID, CHARGE_CHANGES, RAW_PREFIX, RECEIPTS, STATUS_CHANGES, partition_for
 
 # A message's receipts arrive within about three days (Vonage gives up after
 # 72 h): a message whose state is younger than the oldest retained raw record

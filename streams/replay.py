@@ -34,7 +34,7 @@ from streams import codec, records
 from streams.fold import Emitted, fold
 from streams.model import MessageState, Receipt, ReceiptError, StatusChange, parse_iso
 from streams.pipeline import steps
-from streams.topics import APP_ID, DEAD_LETTER, RAW_PREFIX, RECEIPTS, REPARTITION
+from streams.topics import APP_ID, DEAD_LETTER, RAW_PREFIX, RECEIPTS, REPARTITION, partition_for
 
 # The topic the workers' fold agent reads (see streams/pipeline/app.py): receipts
 # there are folded into the state of their key's partition. The one place to
@@ -327,15 +327,6 @@ class Progress:
 # --------------------------------------------------------------------------
 # Kafka I/O
 # --------------------------------------------------------------------------
-
-
-def partition_for(key: bytes, partitions: int) -> int:
-    """The partition Faust's producer (aiokafka's DefaultPartitioner, the Java
-    client's murmur2) picks for a key: receipts must land where the fold agent
-    keeps that key's state."""
-    from aiokafka.partitioner import murmur2
-
-    return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def consumer(bootstrap: str) -> Any:

@@ -59,6 +59,15 @@ class TopicSpec:
         }
 
 
+def partition_for(key: bytes, partitions: int) -> int:
+    """The partition Faust's producer (aiokafka's DefaultPartitioner, the Java
+    client's murmur2) picks for a key: a message's receipts, state and changes
+    all live on this partition number."""
+    from aiokafka.partitioner import murmur2
+
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
+
+
 def raw_topic(provider: str) -> str:
     return RAW_PREFIX + provider
 

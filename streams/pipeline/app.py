@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import faust
-from aiokafka.partitioner import murmur2
 
 from streams import providers, settings
 from streams.pipeline import steps
@@ -25,6 +24,7 @@ from streams.topics import (
     RECEIPTS,
     REPARTITION,
     STATUS_CHANGES,
+    partition_for,
     raw_topic,
     state_table,
 )
@@ -62,11 +62,6 @@ class WorkerConfig:
             session_timeout=float(settings.get_int("session_timeout")),
             state_version=settings.get_int("state_version"),
         )
-
-
-def key_partition(key: bytes, partitions: int) -> int:
-    """The partition a key lands on with the Java client's (and Faust's) partitioner."""
-    return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def batches(stream: faust.StreamT[bytes]) -> AsyncIterator[Sequence[faust.EventT[bytes]]]:
@@ -150,7 +145,7 @@ def _normalize_agent(app: faust.App, provider: str, options: providers.Options,
                 metrics.normalized(provider, out.topic == DEAD_LETTER)
                 if result.receipt is None or out.key is None:
                     continue
-                if event.message.partition == key_partition(out.key, partitions):
+                if event.message.partition == partition_for(out.key, partitions):
                     # Already on the partition that holds this message's state
                     # (gateways key raw records by message key): fold here, no
                     # second trip through the broker.

@@ -52,14 +52,13 @@ from streams.replay import (
     offset_ranges,
     parse_offsets,
     parse_time,
-    partition_for,
     plan,
     progress_line,
     summary,
     summary_text,
     time_ranges,
 )
-from streams.topics import raw_topic
+from streams.topics import partition_for, raw_topic
 
 NOW_MS = 1_780_000_000_000
 T0 = 1_780_000_000_000_000
