@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from streams import providers
-from streams.fold import fold_all
-from streams.model import Receipt, ReceiptError
+from streams.fold import Emitted, fold_all
+from streams.model import MessageState, Receipt, ReceiptError
 from streams.records import receipt_from_json, to_json
 
 
@@ -39,6 +39,23 @@ def normalize(provider: str, source: IO[bytes], out: IO[str], options: providers
             continue
         dump(to_json(receipt), out)
     return 1 if failed else 0
+
+
+def fold_raw(lines: dict[str, list[bytes]]) -> tuple[dict[str, MessageState], list[Emitted], int]:
+    """Raw receipts per provider, normalized and folded offline: what the stream
+    must produce for them. Returns the states, what the fold emits, and how many
+    lines are bad (dead letters in the stream)."""
+    receipts: list[Receipt] = []
+    bad = 0
+    options = providers.Options(received_at=0)
+    for provider, provider_lines in lines.items():
+        for line in provider_lines:
+            try:
+                receipts.append(providers.normalize(provider, line, options))
+            except ReceiptError:
+                bad += 1
+    states, emitted = fold_all(receipts)
+    return states, emitted, bad
 
 
 def fold(source: IO[bytes], out: IO[str], states: bool) -> int:

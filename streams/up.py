@@ -12,11 +12,10 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from streams import providers, samples, settings
+from streams import samples, settings
 from streams.admin import ensure_topics
 from streams.broker import BrokerError, EmbeddedBroker
-from streams.fold import fold_all
-from streams.model import Receipt, ReceiptError
+from streams.offline import fold_raw
 from streams.processes import WorkerProcess
 from streams.produce import produce
 from streams.tail import collect
@@ -26,16 +25,7 @@ from streams.topics import CHARGE_CHANGES, DEAD_LETTER, STATUS_CHANGES
 def expected() -> tuple[set[str], int]:
     """Ids of every change the offline fold emits for the samples, and the
     number of lines that must be dead-lettered."""
-    receipts: list[Receipt] = []
-    bad = 0
-    options = providers.Options(received_at=0)
-    for provider, lines in samples.all_lines().items():
-        for line in lines:
-            try:
-                receipts.append(providers.normalize(provider, line, options))
-            except ReceiptError:
-                bad += 1
-    _, emitted = fold_all(receipts)
+    _, emitted, bad = fold_raw(samples.all_lines())
     return {e.id for e in emitted}, bad
 
 

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from streams import providers, samples
+from streams import samples
 from streams.admin import ensure_topics
 from streams.broker import EmbeddedBroker
-from streams.fold import fold_all
-from streams.model import MessageState, Receipt, ReceiptError
+from streams.model import MessageState
+from streams.offline import fold_raw
 from streams.processes import WorkerProcess
 from streams.produce import produce
 from streams.tail import collect
@@ -58,15 +58,7 @@ class Expected:
 
 def expect(lines: dict[str, list[bytes]]) -> Expected:
     """What the offline fold says these raw lines must produce."""
-    receipts: list[Receipt] = []
-    dead = 0
-    for provider, provider_lines in lines.items():
-        for line in provider_lines:
-            try:
-                receipts.append(providers.normalize(provider, line, providers.Options(received_at=0)))
-            except ReceiptError:
-                dead += 1
-    states, emitted = fold_all(receipts)
+    states, emitted, dead = fold_raw(lines)
     return Expected({e.id for e in emitted}, emitted, dead, states)
 
 
