@@ -29,7 +29,6 @@ TYPE_TAGS: dict[type, str] = {
     StatusChange: "status_change",
     ChargeChange: "charge_change",
     MessageState: "state",
-    Receipt: "receipt",
 }
 
 
@@ -75,9 +74,10 @@ def from_avro(cls: type[T], data: dict[str, Any]) -> T:
 
 
 def to_json(record: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": TYPE_TAGS[type(record)]} if type(record) is not Receipt else {}
-    if isinstance(record, (Receipt,)):
-        out["message_key"] = record.message_key
+    # `dlr normalize` prints receipts untagged, their message key first.
+    out: dict[str, Any] = (
+        {"message_key": record.message_key} if isinstance(record, Receipt) else {"type": TYPE_TAGS[type(record)]}
+    )
     for name, value in to_avro(record).items():
         out[name] = iso(value) if name in TIME_FIELDS and value is not None else value
     return out

@@ -12,7 +12,7 @@ from typing import Any
 
 from streams import codec, records
 from streams.admin import client_config
-from streams.model import ChargeChange, MessageState, Receipt, ReceiptError, StatusChange
+from streams.model import ChargeChange, MessageState, Receipt, ReceiptError, StatusChange, iso
 from streams.topics import resolve
 
 CLASSES: dict[str, type] = {
@@ -35,8 +35,6 @@ def to_json(value: bytes | None) -> dict[str, Any]:
         if isinstance(field, bytes):
             out[key + "_base64"] = base64.b64encode(field).decode()
         elif key in records.TIME_FIELDS and field is not None:
-            from streams.model import iso
-
             out[key] = iso(field)
         else:
             out[key] = field
