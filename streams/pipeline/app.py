@@ -7,16 +7,18 @@ Values and keys are raw bytes to Faust: we encode Avro ourselves with fastavro
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, cast
 
 import faust
 
 from streams import providers, settings
 from streams.pipeline import steps
-from streams.pipeline.folding import Folder, Item, Send, acknowledged
+from streams.pipeline.folding import Folder, Item
 from streams.pipeline.metrics import Metrics
+from streams.pipeline.output import FaustOutbox, Outbox, Output
 from streams.topics import (
     APP_ID,
     CHARGE_CHANGES,
@@ -105,43 +107,44 @@ def create_app(config: WorkerConfig) -> faust.App:
     sinks = {name: app.topic(name, partitions=config.partitions, **RAW)
              for name in (RECEIPTS, REPARTITION, STATUS_CHANGES, CHARGE_CHANGES, DEAD_LETTER)}
 
+    outbox: Callable[[], Outbox]
     if config.guarantee == "exactly_once":
-        async def send(out: steps.Out) -> Awaitable[Any]:  # through the topic: inside the transaction
-            return cast(Awaitable[Any], await sinks[out.topic].send(key=out.key, value=out.value))
+        outbox = partial(FaustOutbox, sinks)  # through the topics: inside the transaction
     else:
-        producer = app.producer
+        output = Output(config.bootstrap)
+        outbox = output.outbox
 
-        async def send(out: steps.Out) -> Awaitable[Any]:
-            # Straight to the producer: no per-send Faust machinery.
-            return cast(Awaitable[Any], await producer.send(out.topic, out.key, out.value, None, None, None))
+        @app.on_before_shutdown.connect
+        async def flush_outputs(_app: Any, /, *_: Any, signal: Any, **__: Any) -> None:
+            output.close()
 
     states = app.Table(state_table(config.state_version), default=None, partitions=config.partitions,
                        key_type=bytes, value_type=bytes)
-    folder = Folder(states, send, metrics)
+    folder = Folder(states, metrics)
 
     for provider in providers.names():
-        _normalize_agent(app, provider, options, send, folder, metrics, config.partitions)
+        _normalize_agent(app, provider, options, outbox, folder, metrics, config.partitions)
 
     @app.agent(sinks[REPARTITION], name="fold")
     async def fold_repartitioned(stream: faust.StreamT[bytes]) -> None:
         async for events in batches(stream):
-            await folder.fold([(cast(bytes, e.key), None, e.value, e) for e in events])
+            await folder.fold([(cast(bytes, e.key), None, e.value, e) for e in events], outbox())
 
     return app
 
 
 def _normalize_agent(app: faust.App, provider: str, options: providers.Options,
-                     send: Send, folder: Folder, metrics: Metrics, partitions: int) -> None:
+                     outbox: Callable[[], Outbox], folder: Folder, metrics: Metrics, partitions: int) -> None:
     topic = app.topic(raw_topic(provider), partitions=partitions, **RAW)
 
     async def normalize(stream: faust.StreamT[bytes]) -> None:
         async for events in batches(stream):
-            acks: list[Awaitable[Any]] = []
+            out_box = outbox()
             here: list[Item] = []
             for event in events:
                 result = steps.normalize_receipt(provider, event.value, steps.source_of(event), options)
                 out = result.out
-                acks.append(await send(out))  # the canonical receipt on dlr.receipts, or a dead letter
+                await out_box.send(out.topic, out.key, out.value)  # the canonical receipt, or a dead letter
                 metrics.normalized(provider, out.topic == DEAD_LETTER)
                 if result.receipt is None or out.key is None:
                     continue
@@ -151,9 +154,10 @@ def _normalize_agent(app: faust.App, provider: str, options: providers.Options,
                     # second trip through the broker.
                     here.append((out.key, result.receipt, None, event))
                 else:
-                    acks.append(await send(steps.Out(REPARTITION, out.key, out.value)))
-            await folder.fold(here)
-            await acknowledged(acks)  # the whole batch is out before Faust acks it
+                    await out_box.send(REPARTITION, out.key, out.value)
+            # Folds, then waits for every output of the batch (the receipts
+            # above too) before the states are written and Faust acks the batch.
+            await folder.fold(here, out_box)
 
     app.agent(topic, name=f"normalize-{provider}")(normalize)
 

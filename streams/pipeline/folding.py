@@ -13,11 +13,11 @@ message while they wait for acknowledgements."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import weakref
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -26,10 +26,10 @@ from faust.streams import _current_event
 from streams.model import Receipt
 from streams.pipeline import steps
 from streams.pipeline.metrics import Metrics
+from streams.pipeline.output import Outbox
 
 log = logging.getLogger("dlr.worker")
 
-Send = Callable[[steps.Out], Awaitable[Awaitable[Any]]]  # returns the delivery ack
 Item = tuple[bytes, Receipt | None, bytes | None, faust.EventT[bytes]]  # key, receipt or its bytes, event
 
 
@@ -42,12 +42,13 @@ def as_current(event: faust.EventT[bytes]) -> None:
     _current_event.set(weakref.ref(event))
 
 
-async def acknowledged(acks: list[Awaitable[Any]]) -> None:
-    """Wait for the broker's acknowledgement of every send. A send that failed
-    stops the worker at once: letting Faust go on would commit the offsets of
-    records whose outputs were lost. The records are read again after restart."""
+async def delivered(outbox: Outbox) -> None:
+    """Wait for the broker's acknowledgement of every output of a batch. A
+    send that failed stops the worker at once: letting Faust go on would
+    commit the offsets of records whose outputs were lost. The records are read
+    again after restart."""
     try:
-        await asyncio.gather(*acks)
+        await outbox.delivered()
     except Exception as exc:
         log.critical("dlr worker: a write to Kafka failed (%s: %s); stopping so that nothing is committed",
                      type(exc).__name__, exc)
@@ -56,23 +57,33 @@ async def acknowledged(acks: list[Awaitable[Any]]) -> None:
 
 
 class Folder:
-    def __init__(self, states: Any, send: Send, metrics: Metrics) -> None:
+    def __init__(self, states: Any, metrics: Metrics) -> None:
         self.states = states
-        self.send = send
         self.metrics = metrics
         self.locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
-    async def fold(self, items: list[Item]) -> None:
+    async def fold(self, items: list[Item], outbox: Outbox) -> None:
+        """Fold `items`, send their outputs into `outbox`, wait until all of
+        the outbox is delivered (what the caller sent into it before, too),
+        then write the states. One wait per batch, whatever its partitions:
+        their locks are taken in partition order, so two agents never wait on
+        each other in a cycle."""
         by_partition: defaultdict[int, list[Item]] = defaultdict(list)
         for item in items:
             by_partition[item[3].message.partition].append(item)
-        for partition, group in by_partition.items():
-            async with self.locks[partition]:
-                await self._fold(group)
+        async with contextlib.AsyncExitStack() as held:
+            for partition in sorted(by_partition):
+                await held.enter_async_context(self.locks[partition])
+            changed: dict[bytes, tuple[bytes, faust.EventT[bytes]]] = {}
+            for group in by_partition.values():
+                await self._fold(group, outbox, changed)
+            await delivered(outbox)
+            for key, (new_state, event) in changed.items():
+                as_current(event)
+                self.states[key] = new_state
 
-    async def _fold(self, group: list[Item]) -> None:
-        changed: dict[bytes, tuple[bytes, faust.EventT[bytes]]] = {}
-        acks: list[Awaitable[Any]] = []
+    async def _fold(self, group: list[Item], outbox: Outbox,
+                    changed: dict[bytes, tuple[bytes, faust.EventT[bytes]]]) -> None:
         for key, receipt, value, event in group:
             if key in changed:
                 state: bytes | None = changed[key][0]
@@ -87,9 +98,5 @@ class Folder:
             if new_state is not None:
                 changed[key] = (new_state, event)  # one state write per message per batch
             for out in outs:
-                acks.append(await self.send(out))
+                await outbox.send(out.topic, out.key, out.value)
                 self.metrics.emitted(out.topic, out.status)
-        await acknowledged(acks)
-        for key, (new_state, event) in changed.items():
-            as_current(event)
-            self.states[key] = new_state
