@@ -14,7 +14,9 @@ idempotent). Refusals write nothing.
 Nothing of a payload is logged (payloads carry phone numbers): a log line
 names the provider, method, status, reason and remote address only, and an
 unexpected error is logged by its type alone (its message could quote a
-payload) and answered 500, which the provider retries."""
+payload) and answered 500, which the provider retries. A client that hangs
+up before its body is complete sent a body cut short: a refusal (400, logged
+at info, counted as 400), not an error of ours."""
 
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from faust.web import View
 
 from streams.pipeline.metrics import CONTENT_TYPE, Metrics
 from streams.topics import raw_topic
-from streams.webhooks import health, receive
+from streams.webhooks import health, receive, serverlog
 from streams.webhooks.receive import Incoming, Refused, WebhookConfig
 from streams.webhooks.routes import ROUTES, Route
 from streams.webhooks.signatures import SignatureError
@@ -52,6 +54,7 @@ def register(app: faust.App, metrics: Metrics, config: WebhookConfig | None = No
             _view(_webhook_handler(route, topic, metrics, config)))
     app.page("/health", name="dlr-health")(_view(_health))
     app.page("/metrics", name="dlr-metrics")(_view(_metrics_handler(metrics)))
+    serverlog.install()  # aiohttp's own 400s for broken HTTP: one line, no traceback quoting the request
     if config.secrets:
         log.info("webhook signatures checked for: %s", ", ".join(sorted(config.secrets)))
 
@@ -141,8 +144,8 @@ async def _read_body(request: web.Request, max_bytes: int) -> bytes:
     while True:
         try:
             chunk = await request.content.read(65536)
-        except ConnectionError:
-            raise
+        except ConnectionError:  # the client hung up mid-body: a body cut short, not a bug of ours
+            raise Refused(400, "connection closed before the body was complete") from None
         except Exception as exc:  # a malformed chunked encoding, a body cut short
             raise Refused(400, f"body could not be read ({type(exc).__name__})") from None
         if not chunk:

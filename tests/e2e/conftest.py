@@ -1,12 +1,19 @@
 """End-to-end fixtures: one real embedded broker and one real `dlr worker`
-per test module (started once: the HTTP tests share them), and a plain HTTP
-client. The helpers of tests/integration are reused, not copied."""
+per test module (started once: the HTTP tests share them), a plain HTTP
+client, and each signing provider's request form (also used by
+tests/reliability/test_webhooks_abuse.py). The helpers of tests/integration
+are reused, not copied."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import http.client
+import json
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import pytest
 
@@ -15,6 +22,7 @@ from streams.broker import EmbeddedBroker
 from streams.processes import WorkerProcess
 from streams.providers import names
 from streams.topics import raw_topic
+from streams.webhooks.signatures import hmac_sha256_hex, sign_hs256, vonage_signature
 from tests.integration.conftest import PARTITIONS, WORKER_ENV
 
 
@@ -54,6 +62,58 @@ def request(port: int, method: str, path: str, body: bytes | Iterable[bytes] | N
         return Reply(response.status, text, {k.lower(): v for k, v in response.getheaders()})
     finally:
         connection.close()
+
+
+def wait_ready(worker: WorkerProcess, timeout: float = 60.0) -> list[Reply]:
+    """/health until it answers 200 (partitions assigned, tables recovered); every answer seen."""
+    seen: list[Reply] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert worker.alive, worker.log_tail()
+        seen.append(request(worker.web_port, "GET", "/health"))
+        if seen[-1].status == 200:
+            return seen
+        time.sleep(0.1)
+    raise AssertionError(f"/health not 200 after {timeout}s: {seen[-1]}\n{worker.log_tail()}")
+
+
+# --- the requests signing providers send: (method, path, body, headers) --------------------
+
+Form = tuple[str, str, bytes, dict[str, str]]
+JSON = {"Content-Type": "application/json"}
+
+
+def gatewayapi_request(line: bytes, index: int, secret: str) -> Form:
+    """GatewayAPI POSTs JSON; REST webhooks sign with a JWT of the same fields in
+    X-Gwapi-Signature, the messaging API with Signature: v1=<HMAC of the body>."""
+    if index % 2 == 0:
+        headers = {**JSON, "X-Gwapi-Signature": sign_hs256(json.loads(line), secret)}
+    else:
+        headers = {**JSON, "Signature": "v1=" + hmac.new(secret.encode(), line, hashlib.sha256).hexdigest()}
+    return "POST", "/dlr/gatewayapi", line, headers
+
+
+def messente_request(line: bytes, secret: str) -> Form:
+    """Messente's Omnichannel reports: JSON signed in X-Messente-Signature."""
+    return "POST", "/dlr/messente", line, {**JSON, "X-Messente-Signature": hmac_sha256_hex(secret, line)}
+
+
+def vonage_request(line: bytes, index: int, secret: str, method: str = "sha256") -> Form:
+    """Vonage signed callbacks add timestamp, nonce and sig to the fields, in
+    the query of a GET or the JSON of a POST."""
+    extra = {"timestamp": str(1773306000 + index), "nonce": f"n{index:04d}"}
+    if line.startswith(b"{"):
+        fields = {**json.loads(line), **extra}
+        fields["sig"] = vonage_signature(fields, secret, method)
+        return "POST", "/dlr/vonage", json.dumps(fields).encode(), JSON
+    query = line.decode() + "".join(f"&{k}={v}" for k, v in extra.items())
+    sig = vonage_signature(dict(parse_qsl(query, keep_blank_values=True)), secret, method)
+    return "GET", f"/dlr/vonage?{query}&sig={sig}", b"", {}
+
+
+def sent_payload(method: str, path: str, body: bytes) -> bytes:
+    """What the parser will read: a GET's query, a POST's body."""
+    return path.partition("?")[2].encode() if method == "GET" else body
 
 
 def raw_end_offsets(bootstrap: str) -> dict[tuple[str, int], int]:

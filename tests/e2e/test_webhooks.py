@@ -8,8 +8,6 @@ One broker and one worker serve the whole module (started once, ~3 s)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import re
 import time
@@ -24,7 +22,18 @@ from streams.broker import EmbeddedBroker
 from streams.processes import WorkerProcess
 from streams.topics import DEAD_LETTER, STATUS_CHANGES
 from streams.webhooks.signatures import sign_hs256, vonage_signature
-from tests.e2e.conftest import Reply, raw_end_offsets, request, start_web_worker
+from tests.e2e.conftest import (
+    JSON,
+    Form,
+    Reply,
+    gatewayapi_request,
+    raw_end_offsets,
+    request,
+    sent_payload,
+    start_web_worker,
+    vonage_request,
+    wait_ready,
+)
 from tests.integration.conftest import expect, id_counts, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -38,7 +47,6 @@ ENV = {
     "DLR_VONAGE_SIGNATURE_METHOD": "sha256",
     "DLR_MAX_BODY_BYTES": str(MAX_BODY),
 }
-JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture(scope="module")
@@ -59,62 +67,22 @@ def one_line(reply: Reply) -> str:
     return lines[0]
 
 
-def wait_ready(worker: WorkerProcess, timeout: float = 60.0) -> list[Reply]:
-    seen: list[Reply] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert worker.alive, worker.log_tail()
-        seen.append(call(worker, "GET", "/health"))
-        if seen[-1].status == 200:
-            return seen
-        time.sleep(0.1)
-    raise AssertionError(f"/health not 200 after {timeout}s: {seen[-1]}\n{worker.log_tail()}")
-
-
 # --- the requests each provider sends ----------------------------------------------------
 
 
-def gatewayapi_request(line: bytes, index: int) -> tuple[str, str, bytes, dict[str, str]]:
-    """GatewayAPI POSTs JSON; REST webhooks sign with a JWT of the same fields in
-    X-Gwapi-Signature, the messaging API with Signature: v1=<HMAC of the body>."""
-    if index % 2 == 0:
-        headers = {**JSON, "X-Gwapi-Signature": sign_hs256(json.loads(line), GWAPI_SECRET)}
-    else:
-        headers = {**JSON, "Signature": "v1=" + hmac.new(GWAPI_SECRET.encode(), line, hashlib.sha256).hexdigest()}
-    return "POST", "/dlr/gatewayapi", line, headers
-
-
-def vonage_request(line: bytes, index: int) -> tuple[str, str, bytes, dict[str, str]]:
-    """Vonage signed callbacks add timestamp, nonce and sig to the fields, in
-    the query of a GET or the JSON of a POST."""
-    extra = {"timestamp": str(1773306000 + index), "nonce": f"n{index:04d}"}
-    if line.startswith(b"{"):
-        fields = {**json.loads(line), **extra}
-        fields["sig"] = vonage_signature(fields, VONAGE_SECRET, "sha256")
-        return "POST", "/dlr/vonage", json.dumps(fields).encode(), JSON
-    query = line.decode() + "".join(f"&{k}={v}" for k, v in extra.items())
-    sig = vonage_signature(dict(parse_qsl(query, keep_blank_values=True)), VONAGE_SECRET, "sha256")
-    return "GET", f"/dlr/vonage?{query}&sig={sig}", b"", {}
-
-
-def provider_requests() -> dict[str, list[tuple[str, str, bytes, dict[str, str]]]]:
+def provider_requests() -> dict[str, list[Form]]:
     """Every sample line in the form its provider sends it over HTTP. GatewayAPI's
     SMPP text line is left out: GatewayAPI sends SMPP receipts over SMPP only."""
-    out: dict[str, list[tuple[str, str, bytes, dict[str, str]]]] = {}
-    out["gatewayapi"] = [gatewayapi_request(line, i)
+    out: dict[str, list[Form]] = {}
+    out["gatewayapi"] = [gatewayapi_request(line, i, GWAPI_SECRET)
                          for i, line in enumerate(x for x in samples.lines("gatewayapi") if x.startswith(b"{"))]
     out["messente"] = [("POST", "/dlr/messente", line, JSON) if line.startswith(b"{")
                        else ("GET", f"/dlr/messente?{line.decode()}", b"", {})
                        for line in samples.lines("messente")]
     out["labsmobile"] = [("GET", f"/dlr/labsmobile?{line.decode()}", b"", {}) for line in samples.lines("labsmobile")]
-    out["vonage"] = [vonage_request(line, i) for i, line in enumerate(samples.lines("vonage"))]
+    out["vonage"] = [vonage_request(line, i, VONAGE_SECRET) for i, line in enumerate(samples.lines("vonage"))]
     out["smpp"] = [("POST", "/dlr/smpp", line, {"Content-Type": "text/plain"}) for line in samples.lines("smpp")]
     return out
-
-
-def sent_payload(method: str, path: str, body: bytes) -> bytes:
-    """What the parser will read: a GET's query, a POST's body."""
-    return path.split("?", 1)[1].encode() if method == "GET" else body
 
 
 # --- tests -----------------------------------------------------------------------------------

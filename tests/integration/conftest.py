@@ -42,8 +42,9 @@ def workers(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[list[WorkerProce
         worker.stop()
 
 
-def start_worker(workers: list[WorkerProcess], broker: EmbeddedBroker, data_dir: Path) -> WorkerProcess:
-    worker = WorkerProcess(broker.bootstrap, data_dir, env=WORKER_ENV).start()
+def start_worker(workers: list[WorkerProcess], broker: EmbeddedBroker, data_dir: Path,
+                 env: dict[str, str] | None = None) -> WorkerProcess:
+    worker = WorkerProcess(broker.bootstrap, data_dir, env={**WORKER_ENV, **(env or {})}).start()
     workers.append(worker)
     return worker
 

@@ -82,6 +82,22 @@ def test_restart_recovers_from_changelog_and_emits_nothing_twice(
     assert [i for i, n in counts.items() if n > 1] == []
 
 
+def test_exactly_once_outputs_go_through_transactions(
+    broker: EmbeddedBroker, workers: list[WorkerProcess], tmp_path: Path
+) -> None:
+    """processing_guarantee=exactly_once: outputs go through Faust's
+    transactional producer instead of the librdkafka outbox. Read committed,
+    they are exactly the offline fold's changes, each once."""
+    lines = generated(300, seed=13)
+    want = expect(lines)
+    start_worker(workers, broker, tmp_path / "w1", env={"DLR_PROCESSING_GUARANTEE": "exactly_once"})
+    feed(broker.bootstrap, lines)
+    seen = wait_for(broker.bootstrap, want, workers)
+    counts = id_counts(seen)
+    assert set(counts) == want.ids
+    assert max(counts.values()) == 1
+
+
 def test_two_workers_share_partitions_and_match_one(
     broker: EmbeddedBroker, workers: list[WorkerProcess], tmp_path: Path
 ) -> None:
