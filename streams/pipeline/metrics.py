@@ -2,9 +2,11 @@
 the Prometheus text exposition format (version 0.0.4), written by hand: a
 dozen series need no client library.
 
-The agents call `normalized(provider, dead)` and `emitted(topic, status)`; the
-webhook views call `webhook(provider, code, seconds)`. Each is a couple of
-dict increments: cheap enough for the hot path."""
+The agents call `normalized(provider, dead, receipt)` and `emitted(topic,
+status)`; the webhook views call `webhook(provider, code, seconds)`. Each is a
+couple of dict increments: cheap enough for the hot path. Values only known at
+scrape time (readiness, consumer lag, table recovery) are passed to `render`
+as gauges by the /metrics view."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
+from streams.model import Receipt
 from streams.topics import DEAD_LETTER, STATUS_CHANGES
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -49,15 +52,20 @@ class Metrics:
         self.dead_lettered: Counter[tuple[str, str]] = Counter()  # (stage, provider); fold: provider ""
         self.emitted_by_topic: Counter[str] = Counter()
         self.status_changes: Counter[str] = Counter()  # by the status reached
+        self.error_categories: Counter[tuple[str, str]] = Counter()  # (category, provider) of normalized receipts
         self.webhook_requests: Counter[tuple[str, int]] = Counter()  # (provider, HTTP status)
         self.webhook_latency: dict[str, Histogram] = {}
 
-    def normalized(self, provider: str, dead: bool) -> None:
+    def normalized(self, provider: str, dead: bool, receipt: Receipt | None = None) -> None:
+        """One raw record read; `receipt`: what it normalized into, counted by
+        its error category when it carries one."""
         self.receipts_in[provider] += 1
         if dead:
             self.dead_lettered["normalize", provider] += 1
-        else:
-            self.normalized_ok[provider] += 1
+            return
+        self.normalized_ok[provider] += 1
+        if receipt is not None and receipt.error_category is not None:
+            self.error_categories[receipt.error_category, provider] += 1
 
     def emitted(self, topic: str, status: str | None = None) -> None:
         """One record written by the fold. `status`: the status a StatusChange
@@ -77,7 +85,7 @@ class Metrics:
 
     def render(self, gauges: Iterable[tuple[str, str, Mapping[Labels, float]]] = ()) -> str:
         """The exposition text; `gauges` (name, help, {labels: value}) are
-        values read at scrape time (readiness, fold lag)."""
+        values read at scrape time (readiness, lag, table recovery)."""
         lines: list[str] = []
 
         def family(name: str, kind: str, help_text: str, samples: Iterable[tuple[str, Labels, float]]) -> None:
@@ -94,6 +102,10 @@ class Metrics:
                 for (s, p), n in sorted(self.dead_lettered.items())))
         family("dlr_status_changes_total", "counter", "Status changes emitted, by the status reached.",
                (("dlr_status_changes_total", (("status", s),), n) for s, n in sorted(self.status_changes.items())))
+        family("dlr_error_categories_total", "counter",
+               "Normalized receipts carrying an error category, by category and provider (duplicates included).",
+               (("dlr_error_categories_total", (("category", str(c)), ("provider", p)), n)
+                for (c, p), n in sorted(self.error_categories.items())))
         family("dlr_emitted_total", "counter", "Records written by the fold, by topic.",
                (("dlr_emitted_total", (("topic", t),), n) for t, n in sorted(self.emitted_by_topic.items())))
         family("dlr_webhook_requests_total", "counter", "Webhook requests answered, by provider and HTTP status.",

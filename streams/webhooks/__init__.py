@@ -30,7 +30,7 @@ import faust
 from aiohttp import web
 from faust.web import View
 
-from streams.pipeline.metrics import CONTENT_TYPE, Metrics
+from streams.pipeline.metrics import CONTENT_TYPE, Labels, Metrics
 from streams.topics import raw_topic
 from streams.webhooks import health, receive, serverlog
 from streams.webhooks.receive import Incoming, Refused, WebhookConfig
@@ -168,13 +168,30 @@ def _metrics_handler(metrics: Metrics) -> Handler:
     async def handle(view: Any, request: web.Request) -> web.Response:
         if request.method not in ("GET", "HEAD"):
             return _text(405, f"method {request.method} not allowed on /metrics; use GET\n", {"Allow": "GET"})
-        ready, _ = health.readiness(view.app)
-        lag = health.fold_lag(view.app)
-        text = metrics.render([
-            ("dlr_ready", "1 when partitions are assigned and tables recovered (as /health).", {(): 1 if ready else 0}),
-            ("dlr_fold_lag_records", "Records on dlr.receipts not yet folded and committed, by partition.",
-             {(("partition", str(p)),): n for p, n in lag.items()}),
-        ])
+        text = metrics.render(_gauges(view.app))
         return web.Response(body=text.encode(), headers={"Content-Type": CONTENT_TYPE})
 
     return handle
+
+
+def _gauges(app: Any) -> list[tuple[str, str, dict[Labels, float]]]:
+    """The values read at scrape time; each family is empty (HELP and TYPE
+    only) while the worker cannot tell, e.g. before its consumer started."""
+    ready, _ = health.readiness(app)
+    lag = health.consumer_lag(app)
+    recovering = health.recovering(app)
+    return [
+        ("dlr_ready", "1 when partitions are assigned and tables recovered (as /health).", {(): 1 if ready else 0}),
+        ("dlr_consumer_lag", "Records not yet processed and committed, by topic and partition: high watermark "
+         "minus committed offset, for the partitions of the raw and repartition topics assigned to this worker.",
+         {(("topic", t), ("partition", str(p))): n for (t, p), n in lag.items()}),
+        ("dlr_fold_lag_records", "Records not yet normalized, folded and committed, by partition: "
+         "dlr_consumer_lag summed over the topics.",
+         {(("partition", str(p)),): n for p, n in health.fold_lag(lag).items()}),
+        ("dlr_table_recovering", "1 while this worker restores its tables from the changelogs (not ready meanwhile).",
+         {} if recovering is None else {(): 1 if recovering else 0}),
+        ("dlr_table_recovery_remaining", "Changelog records left to restore, by table, partition and role "
+         "(active: the worker is not ready until 0; standby: the hot copy kept for failover).",
+         {(("table", t), ("partition", str(p)), ("role", r)): n
+          for (t, p, r), n in health.recovery_remaining(app).items()}),
+    ]

@@ -17,10 +17,11 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from streams import samples
+from streams import providers, samples
 from streams.broker import EmbeddedBroker
+from streams.model import ReceiptError
 from streams.processes import WorkerProcess
-from streams.topics import DEAD_LETTER, STATUS_CHANGES
+from streams.topics import DEAD_LETTER, REPARTITION, STATUS_CHANGES, raw_topic
 from streams.webhooks.signatures import sign_hs256, vonage_signature
 from tests.e2e.conftest import (
     JSON,
@@ -34,7 +35,7 @@ from tests.e2e.conftest import (
     vonage_request,
     wait_ready,
 )
-from tests.integration.conftest import expect, id_counts, wait_for
+from tests.integration.conftest import PARTITIONS, expect, id_counts, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -225,3 +226,45 @@ def test_metrics_show_the_counters_moving(worker: WorkerProcess) -> None:
         text, "dlr_webhook_requests_total", provider="labsmobile", code="200") + 1
     assert metric(second, "dlr_receipts_in_total", provider="labsmobile") == metric(
         text, "dlr_receipts_in_total", provider="labsmobile") + 1
+
+    # Error categories: at least those of the receipts every provider sent above (others came since).
+    for (category, provider), n in expected_error_categories().items():
+        assert metric(second, "dlr_error_categories_total", category=category, provider=provider) >= n, (
+            category, provider)
+
+    # Caught up: every partition of the topics the agents read has a lag series, all 0 once the
+    # last offsets are committed (every 2.8 s); the tables are recovered, nothing left to restore.
+    topics = {raw_topic(p) for p in providers.names()} | {REPARTITION}
+    lag_line = re.compile(r'^dlr_consumer_lag\{topic="([^"]+)",partition="(\d+)"\} (\S+)$', re.MULTILINE)
+    deadline = time.monotonic() + 20
+    while True:
+        text = call(worker, "GET", "/metrics").text
+        lag = {(m.group(1), int(m.group(2))): float(m.group(3)) for m in lag_line.finditer(text)}
+        caught_up = set(lag) == {(t, p) for t in topics for p in range(PARTITIONS)} and not any(lag.values())
+        if caught_up or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert set(lag) == {(t, p) for t in topics for p in range(PARTITIONS)}, sorted(lag)
+    assert not any(lag.values()), {tp: n for tp, n in lag.items() if n}
+    assert [metric(text, "dlr_fold_lag_records", partition=str(p)) for p in range(PARTITIONS)] == [0] * PARTITIONS
+    assert "dlr_table_recovering 0" in text.splitlines()
+    remaining = re.findall(r"^dlr_table_recovery_remaining\{(.*)\} (\S+)$", text, re.MULTILINE)
+    assert sorted(remaining) == sorted(  # one worker: every partition active, no standby
+        (f'table="message-state",partition="{p}",role="active"', "0") for p in range(PARTITIONS))
+
+
+def expected_error_categories() -> dict[tuple[str, str], int]:
+    """(category, provider) -> how many of the receipts the providers' forms carry have it, offline."""
+    counts: dict[tuple[str, str], int] = {}
+    for provider, calls in provider_requests().items():
+        for method, path, body, _ in calls:
+            try:
+                payload = sent_payload(method, path, body)
+                receipt = providers.normalize(provider, payload, providers.Options(received_at=0))
+            except ReceiptError:
+                continue
+            if receipt.error_category is not None:
+                key = (receipt.error_category.value, provider)
+                counts[key] = counts.get(key, 0) + 1
+    assert counts, "the samples carry error categories"
+    return counts

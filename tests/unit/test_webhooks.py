@@ -1,6 +1,6 @@
 """The webhook edge without a server: signatures (built in each test from the
 provider's documented scheme), request validation, envelope fields, the route
-table, metrics text, readiness and fold lag."""
+table, metrics text, readiness, consumer and fold lag, table recovery."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from typing import Any, NamedTuple
 import pytest
 
 from streams import codec, providers, samples
+from streams.model import ErrorCategory, Receipt, Status
 from streams.pipeline.metrics import Histogram, Metrics
-from streams.topics import DEAD_LETTER, RECEIPTS, STATUS_CHANGES
-from streams.webhooks import health, receive, signatures
+from streams.topics import DEAD_LETTER, RECEIPTS, REPARTITION, STATUS_CHANGES, raw_topic
+from streams.webhooks import _gauges, health, receive, signatures
 from streams.webhooks.receive import Incoming, Refused, WebhookConfig
 from streams.webhooks.routes import ROUTES
 from streams.webhooks.signatures import SignatureError
@@ -299,6 +300,10 @@ def test_metrics_counters_and_text() -> None:
     metrics.normalized("vonage", False)
     metrics.normalized("vonage", True)
     metrics.normalized("smpp", False)
+    metrics.normalized("vonage", False, failed("vonage", ErrorCategory.UNREACHABLE))
+    metrics.normalized("vonage", False, failed("vonage", ErrorCategory.UNREACHABLE))  # a duplicate counts again
+    metrics.normalized("smpp", False, failed("smpp", ErrorCategory.UNREACHABLE))
+    metrics.normalized("smpp", False, failed("smpp", None))  # a generic SMPP err: a code without a category
     metrics.emitted(STATUS_CHANGES, "DELIVERED")
     metrics.emitted(STATUS_CHANGES, "DELIVERED")
     metrics.emitted(STATUS_CHANGES)  # the call the agents make today still counts the topic
@@ -308,9 +313,12 @@ def test_metrics_counters_and_text() -> None:
     text = metrics.render([("dlr_fold_lag_records", "lag", {(("partition", "0"),): 3})])
     lines = set(text.splitlines())
     for expected in [
-        'dlr_receipts_in_total{provider="vonage"} 2',
-        'dlr_normalized_total{provider="vonage"} 1',
-        'dlr_normalized_total{provider="smpp"} 1',
+        'dlr_receipts_in_total{provider="vonage"} 4',
+        'dlr_normalized_total{provider="vonage"} 3',
+        'dlr_normalized_total{provider="smpp"} 3',
+        "# TYPE dlr_error_categories_total counter",
+        'dlr_error_categories_total{category="UNREACHABLE",provider="smpp"} 1',
+        'dlr_error_categories_total{category="UNREACHABLE",provider="vonage"} 2',
         'dlr_dead_lettered_total{stage="normalize",provider="vonage"} 1',
         'dlr_dead_lettered_total{stage="fold",provider=""} 1',
         'dlr_status_changes_total{status="DELIVERED"} 2',
@@ -327,6 +335,12 @@ def test_metrics_counters_and_text() -> None:
     ]:
         assert expected in lines, expected
     assert text.endswith("\n")
+    assert sum(line.startswith("dlr_error_categories_total{") for line in lines) == 2
+
+
+def failed(provider: str, category: ErrorCategory | None) -> Receipt:
+    return Receipt(provider=provider, message_id="m1", status=Status.UNDELIVERED, final=True,
+                   provider_status="failed", event_time=0, error_code="1", error_category=category)
 
 
 def test_histogram_buckets_are_cumulative_and_inclusive() -> None:
@@ -360,19 +374,26 @@ class Event:
 
 
 def fake_app(*, rebalancing: bool = False, completed: bool = True, actives: bool = True,
-             assignment: set[Any] | None = None, highwater: dict[Any, int] | None = None,
-             committed: dict[Any, int | None] | None = None) -> Any:
-    tps = assignment if assignment is not None else {TP(RECEIPTS, 0)}
+             assignment: set[Any] | None = None, highwater: dict[Any, int | None] | None = None,
+             committed: dict[Any, int | None] | None = None, recovery: Any = None) -> Any:
+    """Faust's App as health.py reads it: consumer.assignment/highwater (the
+    client raises for a partition it has not fetched), _committed_offset, and
+    tables.recovery."""
+    tps = assignment if assignment is not None else {TP(RAW, 0)}
     marks = highwater or {}
 
-    def high(tp: Any) -> int:
+    def high(tp: Any) -> int | None:
         if tp not in marks:
             raise AssertionError("Partition is not assigned")
         return marks[tp]
 
     consumer = SimpleNamespace(assignment=lambda: tps, highwater=high, _committed_offset=committed or {})
-    tables = SimpleNamespace(recovery=SimpleNamespace(completed=Event(completed)), actives_ready=actives)
+    recovery = recovery or SimpleNamespace(completed=Event(completed))
+    tables = SimpleNamespace(recovery=recovery, actives_ready=actives)
     return SimpleNamespace(rebalancing=rebalancing, tables=tables, consumer=consumer)
+
+
+RAW = raw_topic("smpp")
 
 
 def test_readiness() -> None:
@@ -384,13 +405,81 @@ def test_readiness() -> None:
     assert health.readiness(SimpleNamespace(rebalancing=False))[0] is False  # no tables yet: not ready
 
 
-def test_fold_lag() -> None:
-    r0, r1, r2 = (TP(RECEIPTS, p) for p in range(3))
-    raw = TP("dlr.raw.smpp", 0)
-    app = fake_app(assignment={r0, r1, r2, raw}, highwater={r0: 10, r1: 5, raw: 99},
-                   committed={r0: 7, r1: None})
-    assert health.fold_lag(app) == {0: 3, 1: 5}  # r2 not fetched yet; raw topics are not the fold
-    assert health.fold_lag(SimpleNamespace()) == {}
+def test_consumer_and_fold_lag() -> None:
+    s0, s1, s2, s3 = (TP(RAW, p) for p in range(4))
+    g0 = TP(raw_topic("gatewayapi"), 0)
+    r0, r1 = TP(REPARTITION, 0), TP(REPARTITION, 1)
+    other = [TP(RECEIPTS, 0), TP("dlr-streams-message-state-changelog", 0), TP("dlr-streams-__assignor-__leader", 0)]
+    app = fake_app(assignment={s0, s1, s2, s3, g0, r0, r1, *other},
+                   highwater={s0: 10, s1: 5, s3: None, g0: 4, r0: 7, r1: 0, **dict.fromkeys(other, 99)},
+                   committed={s0: 7, s1: None, g0: -1, r0: 9, r1: None})
+    lag = health.consumer_lag(app)
+    # s2 not fetched yet, s3's highwater unknown: left out. s1: no commit yet; g0: none in the group;
+    # r0 committed past a stale highwater: 0, never negative. Topics no agent reads are not counted.
+    assert lag == {(RAW, 0): 3, (RAW, 1): 5, (raw_topic("gatewayapi"), 0): 4, (REPARTITION, 0): 0,
+                   (REPARTITION, 1): 0}
+    assert health.fold_lag(lag) == {0: 7, 1: 5}
+    assert health.consumer_lag(SimpleNamespace()) == {}  # no consumer yet: no series, no error
+    rebalancing = fake_app(rebalancing=True, assignment={s0}, highwater={s0: 10}, committed={})
+    assert health.consumer_lag(rebalancing) == {}  # committed offsets not read yet: 10 would be wrong
+    assert health.consumer_lag(fake_app(assignment=set())) == {}
+    assert health.fold_lag({}) == {}
+    assert REPARTITION in health.PIPELINE_TOPICS and RECEIPTS not in health.PIPELINE_TOPICS
+
+
+def fake_recovery(*, in_recovery: bool) -> tuple[Any, dict[Any, int | None]]:
+    """Faust's Recovery mid-way: active p0 has 40 changelog records left, p1 is
+    done; standby p2 is 3 behind the live high watermark, p3 not fetched yet (its
+    snapshot says 5 behind), p4 has no start offset yet."""
+    changelog = "dlr-streams-message-state-changelog"
+    a0, a1, s2, s3, s4 = (TP(changelog, p) for p in range(5))
+    table = SimpleNamespace(name="message-state")
+    return SimpleNamespace(
+        completed=Event(not in_recovery), in_recovery=in_recovery,
+        tp_to_table=dict.fromkeys([a0, a1, s2, s3, s4], table),
+        active_tps={a0, a1}, standby_tps={s2, s3, s4},
+        active_remaining=lambda: {a0: 40, a1: 0, TP(changelog, 9): 7},  # p9: revoked, stale
+        standby_offsets={s2: 96, s3: 10, s4: None}, standby_highwaters={s3: 15},
+    ), {s2: 100}  # the recovery, and the consumer's high watermarks
+
+
+def test_table_recovery() -> None:
+    recovery, highwaters = fake_recovery(in_recovery=True)
+    app = fake_app(recovery=recovery, highwater=highwaters)
+    assert health.recovering(app) is True
+    assert health.recovery_remaining(app) == {
+        ("message-state", 0, "active"): 40, ("message-state", 1, "active"): 0,
+        ("message-state", 2, "standby"): 3, ("message-state", 3, "standby"): 5,
+    }
+    assert health.readiness(app) == (False, "table recovery not completed")
+    recovery, highwaters = fake_recovery(in_recovery=False)
+    assert health.recovering(fake_app(recovery=recovery, highwater=highwaters)) is False
+    assert health.recovering(SimpleNamespace()) is None
+    assert health.recovery_remaining(SimpleNamespace()) == {}
+
+
+def test_scrape_time_gauges_render() -> None:
+    recovery, highwaters = fake_recovery(in_recovery=True)
+    r0 = TP(REPARTITION, 0)
+    app = fake_app(recovery=recovery, assignment={r0}, highwater={**highwaters, r0: 12}, committed={r0: 2})
+    lines = set(Metrics().render(_gauges(app)).splitlines())
+    for expected in [
+        "dlr_ready 0",
+        "# TYPE dlr_consumer_lag gauge",
+        f'dlr_consumer_lag{{topic="{REPARTITION}",partition="0"}} 10',
+        'dlr_fold_lag_records{partition="0"} 10',
+        "dlr_table_recovering 1",
+        "# TYPE dlr_table_recovery_remaining gauge",
+        'dlr_table_recovery_remaining{table="message-state",partition="0",role="active"} 40',
+        'dlr_table_recovery_remaining{table="message-state",partition="2",role="standby"} 3',
+    ]:
+        assert expected in lines, expected
+    # A worker that has not started: every family is there, without samples; the scrape succeeds.
+    text = Metrics().render(_gauges(SimpleNamespace()))
+    assert "dlr_ready 0" in text.splitlines()
+    for family in ("dlr_consumer_lag", "dlr_fold_lag_records", "dlr_table_recovering", "dlr_table_recovery_remaining"):
+        assert f"# TYPE {family} gauge" in text
+        assert not any(line.startswith(family + "{") or line.startswith(family + " ") for line in text.splitlines())
 
 
 def test_record_key_is_the_message_key_when_the_payload_parses() -> None:
