@@ -18,7 +18,7 @@ from streams import providers, settings
 from streams.pipeline import steps
 from streams.pipeline.folding import Folder, Item
 from streams.pipeline.metrics import Metrics
-from streams.pipeline.output import FaustOutbox, Outbox, Output
+from streams.pipeline.output import Batch, FaustOutbox, Outbox, Output
 from streams.topics import (
     APP_ID,
     CHARGE_CHANGES,
@@ -108,11 +108,13 @@ def create_app(config: WorkerConfig) -> faust.App:
              for name in (RECEIPTS, REPARTITION, STATUS_CHANGES, CHARGE_CHANGES, DEAD_LETTER)}
 
     outbox: Callable[[], Outbox]
+    changelog: Callable[[], Batch] | None
     if config.guarantee == "exactly_once":
         outbox = partial(FaustOutbox, sinks)  # through the topics: inside the transaction
+        changelog = None  # Faust's table writes it, in the transaction
     else:
         output = Output(config.bootstrap)
-        outbox = output.outbox
+        outbox = changelog = output.outbox
 
         @app.on_before_shutdown.connect
         async def flush_outputs(_app: Any, /, *_: Any, signal: Any, **__: Any) -> None:
@@ -120,7 +122,7 @@ def create_app(config: WorkerConfig) -> faust.App:
 
     states = app.Table(state_table(config.state_version), default=None, partitions=config.partitions,
                        key_type=bytes, value_type=bytes)
-    folder = Folder(states, metrics)
+    folder = Folder(states, metrics, changelog)
 
     for provider in providers.names():
         _normalize_agent(app, provider, options, outbox, folder, metrics, config.partitions)
@@ -145,7 +147,7 @@ def _normalize_agent(app: faust.App, provider: str, options: providers.Options,
                 result = steps.normalize_receipt(provider, event.value, steps.source_of(event), options)
                 out = result.out
                 await out_box.send(out.topic, out.key, out.value)  # the canonical receipt, or a dead letter
-                metrics.normalized(provider, out.topic == DEAD_LETTER)
+                metrics.normalized(provider, out.topic == DEAD_LETTER, result.receipt)
                 if result.receipt is None or out.key is None:
                     continue
                 if event.message.partition == partition_for(out.key, partitions):

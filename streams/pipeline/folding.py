@@ -18,15 +18,17 @@ import logging
 import os
 import weakref
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import faust
 from faust.streams import _current_event
+from faust.types import TP
 
 from streams.model import Receipt
 from streams.pipeline import steps
 from streams.pipeline.metrics import Metrics
-from streams.pipeline.output import Outbox
+from streams.pipeline.output import Batch, Outbox
 
 log = logging.getLogger("dlr.worker")
 
@@ -57,9 +59,15 @@ async def delivered(outbox: Outbox) -> None:
 
 
 class Folder:
-    def __init__(self, states: Any, metrics: Metrics) -> None:
+    """`changelog`: where the state table's changelog records go, when the
+    folder writes them itself (at-least-once): None leaves them to Faust's
+    table (exactly-once, inside its transaction)."""
+
+    def __init__(self, states: Any, metrics: Metrics, changelog: Callable[[], Batch] | None = None) -> None:
         self.states = states
         self.metrics = metrics
+        self.changelog = changelog
+        self.changelog_topic = states.changelog_topic.get_topic_name()
         self.locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def fold(self, items: list[Item], outbox: Outbox) -> None:
@@ -78,9 +86,30 @@ class Folder:
             for group in by_partition.values():
                 await self._fold(group, outbox, changed)
             await delivered(outbox)
+            await self._write(changed)
+
+    async def _write(self, changed: dict[bytes, tuple[bytes, faust.EventT[bytes]]]) -> None:
+        if self.changelog is None:
             for key, (new_state, event) in changed.items():
                 as_current(event)
                 self.states[key] = new_state
+            return
+        # Faust's own changelog write is buffered (send_soon) and not awaited
+        # before the batch is acked, and its pre-commit flush can miss it: a
+        # partition that moves to another worker then recovers without the last
+        # states while their receipts' offsets are committed. Written here and
+        # awaited, the changelog is in Kafka before Faust may commit the batch.
+        log_box = self.changelog()
+        store = self.states.data  # the store itself: Table.__setitem__ would write the changelog again
+        for key, (new_state, event) in changed.items():
+            as_current(event)  # picks the store's partition
+            store[key] = new_state
+            await log_box.send(self.changelog_topic, key, new_state, event.message.partition, track=True)
+        await delivered(log_box)
+        for partition, offset in log_box.offsets.items():
+            # what Faust's own changelog callback records: at restart, recovery
+            # reads the changelog from here instead of from the start
+            store.set_persisted_offset(TP(self.changelog_topic, partition), offset)
 
     async def _fold(self, group: list[Item], outbox: Outbox,
                     changed: dict[bytes, tuple[bytes, faust.EventT[bytes]]]) -> None:

@@ -51,7 +51,7 @@ class DeliveryError(RuntimeError):
 class Outbox(Protocol):
     """The outputs of one batch of events."""
 
-    async def send(self, topic: str, key: bytes | None, value: bytes) -> None: ...
+    async def send(self, topic: str, key: bytes | None, value: bytes, partition: int = -1) -> None: ...
 
     async def delivered(self) -> None:
         """Once every output sent so far is acknowledged; DeliveryError (or
@@ -62,9 +62,10 @@ class Batch:
     """An Outbox over librdkafka: outputs counted as they are produced, and
     again as librdkafka reports them delivered."""
 
-    __slots__ = ("_done", "_error", "_future", "_lock", "_loop", "_producer", "_sealed", "_sent")
+    __slots__ = ("_done", "_error", "_future", "_lock", "_loop", "_producer", "_sealed", "_sent", "offsets")
 
     def __init__(self, producer: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.offsets: dict[int, int] = {}  # partition -> highest offset written (see `send(track=True)`)
         self._producer = producer
         self._loop = loop
         self._lock = threading.Lock()
@@ -74,12 +75,16 @@ class Batch:
         self._error: str | None = None
         self._future: asyncio.Future[None] | None = None
 
-    async def send(self, topic: str, key: bytes | None, value: bytes) -> None:
+    async def send(self, topic: str, key: bytes | None, value: bytes, partition: int = -1,
+                   track: bool = False) -> None:
+        """Produce one output; `partition` -1 lets the partitioner choose;
+        `track` keeps the highest offset written per partition in `offsets`."""
         while True:
             with self._lock:
                 self._sent += 1
             try:
-                self._producer.produce(topic, value, key, on_delivery=self._report)
+                self._producer.produce(topic, value, key, partition,
+                                       on_delivery=self._report_offset if track else self._report)
                 return
             except BufferError:  # librdkafka's queue is full: let it drain
                 with self._lock:
@@ -95,6 +100,14 @@ class Batch:
             finished = self._sealed and self._done == self._sent
         if finished:
             self._loop.call_soon_threadsafe(self._resolve)
+
+    def _report_offset(self, err: Any, msg: Any) -> None:
+        if err is None:
+            partition, offset = msg.partition(), msg.offset()
+            with self._lock:
+                if offset > self.offsets.get(partition, -1):
+                    self.offsets[partition] = offset
+        self._report(err, msg)
 
     def _resolve(self) -> None:
         if self._future is not None and not self._future.done():
@@ -121,8 +134,9 @@ class FaustOutbox:
         self._topics = topics
         self._acks: list[Awaitable[Any]] = []
 
-    async def send(self, topic: str, key: bytes | None, value: bytes) -> None:
-        self._acks.append(await self._topics[topic].send(key=key, value=value))
+    async def send(self, topic: str, key: bytes | None, value: bytes, partition: int = -1) -> None:
+        self._acks.append(await self._topics[topic].send(key=key, value=value,
+                                                         partition=None if partition < 0 else partition))
 
     async def delivered(self) -> None:
         await asyncio.gather(*self._acks)
