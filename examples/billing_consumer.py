@@ -1,8 +1,10 @@
 """Billing: read dlr.charge-changes and print each billable event once.
 
 Values are Avro single-object encoded (C3 01, the schema's CRC-64-AVRO
-fingerprint, the body), so schemas/ is all a consumer needs. Change ids are
-deterministic: a replay or a worker restart re-emits the same id, and the
+fingerprint, the body), so schemas/ is all a consumer needs; with a schema
+registry (--registry, or DLR_SCHEMA_REGISTRY_URL as the workers have it) they
+are in the Confluent wire format and each writer schema is fetched by its id.
+Change ids are deterministic: a replay or a worker restart re-emits the same id, and the
 consumer drops it. The dedupe store here is in memory and bounded; a real
 billing system keeps the ids where it books the charge (a unique key), so
 the check survives its own restarts too.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import sys
 import time
 from collections import OrderedDict
@@ -46,7 +49,31 @@ def decoders(schemas: Path, record: str) -> tuple[dict[bytes, object], object]:
     return writers, reader
 
 
-def decode(value: bytes, writers: dict[bytes, object], reader: object) -> dict:
+class Registry:
+    """Writer schemas of the Confluent wire format by id, each fetched once
+    from the schema registry (needs confluent-kafka's registry client:
+    pip install "confluent-kafka[schemaregistry]")."""
+
+    def __init__(self, url: str) -> None:
+        from confluent_kafka.schema_registry import SchemaRegistryClient
+
+        self.client, self.writers = SchemaRegistryClient({"url": url}), {}
+
+    def writer(self, schema_id: int) -> object:
+        if schema_id not in self.writers:
+            self.writers[schema_id] = fastavro.parse_schema(json.loads(self.client.get_schema(schema_id).schema_str))
+        return self.writers[schema_id]
+
+
+def decode(value: bytes, writers: dict[bytes, object], reader: object, registry: Registry | None = None) -> dict:
+    """A value in either framing the workers write: single-object encoding
+    (C3 01, fingerprint) or, with a registry, the Confluent wire format (00,
+    the 4-byte schema id); the body is read into the current schema."""
+    if value[:1] == b"\x00" and len(value) > 5:
+        if registry is None:
+            raise ValueError("Confluent wire format (the workers use a schema registry): give --registry URL")
+        writer = registry.writer(int.from_bytes(value[1:5], "big"))
+        return fastavro.schemaless_reader(io.BytesIO(value[5:]), writer, reader)
     if value[:2] != b"\xc3\x01" or value[2:10] not in writers:
         raise ValueError("not a single-object encoded " + RECORD)
     writer = writers[value[2:10]]
@@ -75,6 +102,8 @@ def main() -> int:
     parser.add_argument("--broker", required=True, help="bootstrap servers HOST:PORT")
     parser.add_argument("--group", default="billing", help="consumer group (default: billing)")
     parser.add_argument("--schemas", type=Path, default=SCHEMAS, help="the schemas/ directory")
+    parser.add_argument("--registry", metavar="URL", default=os.environ.get("DLR_SCHEMA_REGISTRY_URL") or None,
+                        help="the schema registry, if the workers use one (default: $DLR_SCHEMA_REGISTRY_URL)")
     parser.add_argument("--dedupe-size", type=int, default=1_000_000, help="ids remembered")
     parser.add_argument("--max-idle", type=float, metavar="S",
                         help="exit after S seconds without a record (default: run until Ctrl-C)")
@@ -83,6 +112,7 @@ def main() -> int:
     args = parser.parse_args()
 
     writers, reader = decoders(args.schemas, RECORD)
+    registry = Registry(args.registry) if args.registry else None
     seen = Seen(args.dedupe_size)
     consumer = Consumer({"bootstrap.servers": args.broker, "group.id": args.group,
                          "auto.offset.reset": "earliest", "enable.auto.offset.store": False,
@@ -102,7 +132,7 @@ def main() -> int:
                 continue
             last = time.monotonic()
             read += 1
-            change = decode(message.value(), writers, reader)
+            change = decode(message.value(), writers, reader, registry)
             if not seen.add(change["id"]):
                 duplicates += 1
             elif change["charge_status"] in ACTIONS and not change["notification"]:

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import IO, Any
 
-from streams import codec, records
+from streams import records
 from streams.fold import ID_NAMESPACE, Emitted, change_id, fold
 from streams.model import (
     CHARGE_RANK,
@@ -39,6 +39,7 @@ from streams.model import (
     Receipt,
     StatusChange,
 )
+from streams.registry import decode_any, encoder_for
 from streams.replay import (
     PartitionRange,
     Progress,
@@ -423,7 +424,7 @@ def rebuild(request: Request, out: IO[str] | None = None, err: IO[str] | None = 
             outcome.read += 1
             if result.topic == RECEIPTS:
                 outcome.receipts += 1
-                fold_into(new, [records.from_avro(Receipt, codec.decode(result.value, expect="Receipt")[1])])
+                fold_into(new, [records.from_avro(Receipt, decode_any(result.value, "Receipt")[1])])
             else:
                 outcome.dead += 1
             bar.add()
@@ -450,11 +451,12 @@ def rebuild(request: Request, out: IO[str] | None = None, err: IO[str] | None = 
             partitions = partitions_count(bootstrap, RECEIPTS)
             ensure_topics(bootstrap, partitions, specs(target))
             writer = Writer(bootstrap)
+            encode_state = encoder_for(changelog(target), "MessageState")  # registers, with a registry
             changed = [key for key, state in new.items() if base.get(key) != state]
             bar = Progress(f"writing version {target}", len(changed) + len(stale_keys - new.keys()), err)
             for key in changed:
                 writer.send(changelog(target), partition_for(key.encode(), partitions), key.encode(),
-                            codec.encode("MessageState", records.to_avro(new[key])))
+                            encode_state(records.to_avro(new[key])))
                 bar.add()
             for key in sorted(stale_keys - new.keys()):
                 writer.send(changelog(target), partition_for(key.encode(), partitions), key.encode(), None)
@@ -471,11 +473,13 @@ def rebuild(request: Request, out: IO[str] | None = None, err: IO[str] | None = 
                 _commit(bootstrap, group, ranges + written_to)
                 if request.finish:
                     counts = {t: partitions_count(bootstrap, t) for t in (STATUS_CHANGES, CHARGE_CHANGES)}
+                    encoders = {t: encoder_for(t, r) for t, r in
+                                ((STATUS_CHANGES, "StatusChange"), (CHARGE_CHANGES, "ChargeChange"))}
                     for e in emitted:
                         topic = STATUS_CHANGES if isinstance(e, StatusChange) else CHARGE_CHANGES
                         message_key = e.message_key.encode()
                         writer.send(topic, partition_for(message_key, counts[topic]), message_key,
-                                    codec.encode(type(e).__name__, records.to_avro(e)))
+                                    encoders[topic](records.to_avro(e)))
                     writer.flush()
             if writer.errors:
                 for error in writer.errors[:5]:

@@ -68,7 +68,13 @@ class ConfluentClient:
         conf: dict[str, Any] = {"url": url, **(extra or {})}
         if basic_auth:
             conf["basic.auth.user.info"] = basic_auth
-        self._client = SchemaRegistryClient(conf)
+        try:
+            self._client = SchemaRegistryClient(conf)
+        except ValueError as exc:  # "Invalid url ...", or a setting it does not take
+            from streams.config_cmd import masked
+
+            shown = masked(settings.SETTINGS["schema_registry_url"], url)
+            raise RegistryError(f"cannot use {shown!r} ({str(exc).replace(url, shown)})") from None
 
     def register(self, subject: str, schema_str: str) -> int:
         from confluent_kafka.schema_registry import Schema

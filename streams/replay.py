@@ -30,10 +30,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from streams import codec, records
+from streams import records
 from streams.fold import Emitted, fold
 from streams.model import MessageState, Receipt, ReceiptError, StatusChange, parse_iso
 from streams.pipeline import steps
+from streams.registry import RegistryError, decode_any
 from streams.topics import APP_ID, DEAD_LETTER, RAW_PREFIX, RECEIPTS, REPARTITION, partition_for
 
 # The topic the workers' fold agent reads (see streams/pipeline/app.py): receipts
@@ -163,7 +164,7 @@ class Item:
 def item(topic: str, partition: int, offset: int, timestamp_ms: int, out: steps.Out) -> Item:
     receipt = None
     if out.topic == RECEIPTS:
-        receipt = records.from_avro(Receipt, codec.decode(out.value, expect="Receipt")[1])
+        receipt = records.from_avro(Receipt, decode_any(out.value, "Receipt", steps.encoders().registry)[1])
     return Item(topic, partition, offset, timestamp_ms, out, receipt)
 
 
@@ -449,7 +450,7 @@ def read_dead_letter_index(bootstrap: str, topics: set[str]) -> tuple[set[tuple[
             if message.partition() in lossy and message.partition() not in first:
                 first[message.partition()] = message.timestamp()[1]
             try:
-                _, record = codec.decode(message.value() or b"", expect="DeadLetter")
+                _, record = decode_any(message.value() or b"", "DeadLetter")
             except ReceiptError:
                 return
             if record["source_topic"] in topics:
@@ -591,12 +592,18 @@ def _ranges(client: Any, request: Request, topics: list[str]) -> list[PartitionR
 
 def replay(request: Request, out: IO[str] | None = None, err: IO[str] | None = None) -> int:
     """Exit status: 0 done (or dry run), 1 a write failed, 2 written but not
-    folded within --wait, 64 bad options (e.g. no changelog for that state version)."""
+    folded within --wait, 64 bad options (e.g. no changelog for that state
+    version, a schema registry that cannot be reached)."""
     from streams import settings
     from streams.topics import changelog, raw_topic
 
     out = out or sys.stdout
     err = err or sys.stderr
+    try:  # with DLR_SCHEMA_REGISTRY_URL: registered now, not in the middle of the range
+        steps.encoders()
+    except RegistryError as exc:
+        err.write(f"dlr replay: schema registry: {' '.join(str(exc).split())}\n")
+        return 64
     topics = [raw_topic(p) for p in request.providers]
     client = consumer(request.bootstrap)
     try:

@@ -65,8 +65,9 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("sasl_password", "", "Kafka SASL password", secret=True),
     Setting("ssl_cafile", "", "CA certificate file to verify the brokers"),
     Setting("schema_registry_url", "",
-            "Confluent Schema Registry URL; set: Confluent wire format, schemas registered as <topic>-value;"
-            " empty: Avro single-object encoding, decodable with schemas/ alone"),
+            "Confluent Schema Registry URL; set: the worker writes the Confluent wire format, schemas registered"
+            " as <topic>-value at start-up (raw topics excepted); empty: Avro single-object encoding,"
+            " decodable with schemas/ alone"),
     Setting("schema_registry_auth", "", "Schema registry basic auth as USER:PASSWORD (empty: none)", secret=True),
 ]}
 

@@ -10,9 +10,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from streams import codec, records
+from streams import records
 from streams.admin import client_config
 from streams.model import ChargeChange, MessageState, Receipt, ReceiptError, StatusChange, iso
+from streams.registry import RegistryError, decode_any
 from streams.topics import resolve
 
 CLASSES: dict[str, type] = {
@@ -21,12 +22,14 @@ CLASSES: dict[str, type] = {
 
 
 def to_json(value: bytes | None) -> dict[str, Any]:
-    """A topic value as `dlr fold` prints it; dead letters with their bytes in base64."""
+    """A topic value as `dlr fold` prints it; dead letters with their bytes in
+    base64. Either framing: single-object encoded, or the Confluent wire format
+    read with the registry of DLR_SCHEMA_REGISTRY_URL."""
     if value is None:
         return {"type": "tombstone"}
     try:
-        name, record = codec.decode(value)
-    except ReceiptError as exc:
+        name, record = decode_any(value)
+    except (ReceiptError, RegistryError) as exc:  # shown, bytes and all: tail reads, it never drops
         return {"type": "undecodable", "error": str(exc), "value_base64": base64.b64encode(value).decode()}
     if name in CLASSES:
         return records.to_json(records.from_avro(CLASSES[name], record))

@@ -3,7 +3,14 @@ without Kafka, and the same code the offline commands run.
 
 Every step returns what to write; none raises for bad input (a bad record
 becomes a dead letter with its bytes and reason: Faust acks a message whose
-agent raised, and it would be lost)."""
+agent raised, and it would be lost). A schema registry failure is not bad
+input: `RegistryError` is never turned into a dead letter, it propagates.
+
+Each output is encoded with the encoder of its topic (`Encoders`): Avro
+single-object encoding, or the Confluent wire format with a registered schema
+id when DLR_SCHEMA_REGISTRY_URL is set (streams.registry). The encoders are
+resolved once, by the worker at start-up (`use`), else at first use; per record
+encoding is one call. Records are read in either framing."""
 
 from __future__ import annotations
 
@@ -11,10 +18,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from streams import codec, envelope, providers, records
+from streams import envelope, providers, records, settings
 from streams.fold import fold
 from streams.model import MessageState, Receipt, ReceiptError, StatusChange
-from streams.topics import CHARGE_CHANGES, DEAD_LETTER, RECEIPTS, STATUS_CHANGES
+from streams.registry import Encoder, Registry, decode_any, encoder_for
+from streams.topics import CHARGE_CHANGES, DEAD_LETTER, RECEIPTS, REPARTITION, STATUS_CHANGES, changelog
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +31,53 @@ class Out:
     key: bytes | None
     value: bytes
     status: str | None = None  # the status a StatusChange reached, for the metrics
+
+
+@dataclass(frozen=True, slots=True)
+class Encoders:
+    """The encoder of each output topic, and the registry records are read
+    with (None: the configured one, if any)."""
+
+    receipt: Encoder  # dlr.receipts (and the repartition topic, same bytes)
+    status_change: Encoder  # dlr.status-changes
+    charge_change: Encoder  # dlr.charge-changes
+    dead_letter: Encoder  # dlr.dead-letter
+    state: Encoder  # the state table's changelog
+    registry: Registry | None = None
+
+    @classmethod
+    def resolve(cls, state_version: int = 1, registry: Registry | None = None) -> Encoders:
+        """Every output's encoder: with a registry (given, or configured by
+        DLR_SCHEMA_REGISTRY_URL) each schema is registered under
+        `<topic>-value` now, so a registry that cannot be reached or refuses a
+        schema raises RegistryError here, before any record is read."""
+        receipt = encoder_for(RECEIPTS, "Receipt", registry)
+        # The repartition topic carries dlr.receipts' bytes as they are; the
+        # registry gives the same schema the same id under every subject.
+        encoder_for(REPARTITION, "Receipt", registry)
+        return cls(receipt, encoder_for(STATUS_CHANGES, "StatusChange", registry),
+                   encoder_for(CHARGE_CHANGES, "ChargeChange", registry),
+                   encoder_for(DEAD_LETTER, "DeadLetter", registry),
+                   encoder_for(changelog(state_version), "MessageState", registry), registry)
+
+
+_encoders: Encoders | None = None
+
+
+def use(encoders: Encoders | None) -> None:
+    """Set the encoders every step writes with (None: resolve them again from
+    the settings at next use)."""
+    global _encoders
+    _encoders = encoders
+
+
+def encoders() -> Encoders:
+    """The encoders in use: those given to `use`, else resolved from the
+    settings (DLR_SCHEMA_REGISTRY_URL, DLR_STATE_VERSION) once."""
+    global _encoders
+    if _encoders is None:
+        _encoders = Encoders.resolve(settings.get_int("state_version"))
+    return _encoders
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +104,7 @@ PAYLOAD_COPY_LIMIT = 64 * 1024
 
 def dead_letter(src: Source, original: bytes | None, reason: str, stage: str,
                 provider: str | None = None, payload: bytes | None = None) -> Out:
-    value = codec.encode("DeadLetter", {
+    value = (_encoders or encoders()).dead_letter({
         "reason": reason, "stage": stage, "provider": provider, "source_topic": src.topic,
         "source_partition": src.partition, "source_offset": src.offset, "source_key": src.key,
         "original": original or b"",
@@ -82,14 +137,15 @@ def normalize_receipt(provider: str, value: bytes | None, src: Source, options: 
         receipt = providers.normalize(provider, payload, options)
     except ReceiptError as exc:
         return Normalized(dead_letter(src, value, str(exc), "normalize", provider, payload))
-    out = Out(RECEIPTS, receipt.message_key.encode(), codec.encode("Receipt", records.to_avro(receipt)))
+    encode = (_encoders or encoders()).receipt
+    out = Out(RECEIPTS, receipt.message_key.encode(), encode(records.to_avro(receipt)))
     return Normalized(out, receipt)
 
 
 def decode_state(value: bytes | None) -> MessageState | None:
     if value is None:
         return None
-    return records.from_avro(MessageState, codec.decode(value, expect="MessageState")[1])
+    return records.from_avro(MessageState, decode_any(value, "MessageState", (_encoders or encoders()).registry)[1])
 
 
 def fold_one(state_bytes: bytes | None, value: bytes | None,
@@ -98,8 +154,8 @@ def fold_one(state_bytes: bytes | None, value: bytes | None,
     try:
         if value is None:
             raise ReceiptError("empty record (tombstone)")
-        receipt = records.from_avro(Receipt, codec.decode(value, expect="Receipt")[1])
-    except (ReceiptError, ValueError, TypeError) as exc:
+        receipt = records.from_avro(Receipt, decode_any(value, "Receipt", (_encoders or encoders()).registry)[1])
+    except (ReceiptError, ValueError, TypeError) as exc:  # not a RegistryError: that propagates
         return None, [dead_letter(src, value, str(exc), "fold")]
     return fold_receipt(state_bytes, receipt, src)
 
@@ -107,19 +163,20 @@ def fold_one(state_bytes: bytes | None, value: bytes | None,
 def fold_receipt(state_bytes: bytes | None, receipt: Receipt,
                  src: Source) -> tuple[bytes | None, list[Out]]:
     """A decoded receipt -> (new state bytes if the state changed, else None; outputs)."""
+    enc = _encoders or encoders()
     try:
         state = decode_state(state_bytes)
     except (ReceiptError, ValueError, TypeError) as exc:  # a stored state we cannot read
-        return None, [dead_letter(src, codec.encode("Receipt", records.to_avro(receipt)),
+        return None, [dead_letter(src, enc.receipt(records.to_avro(receipt)),
                                   f"unreadable stored state: {exc}", "fold")]
     new, emitted = fold(state, receipt)
     key = receipt.message_key.encode()
     outs = [
-        Out(STATUS_CHANGES, key, codec.encode("StatusChange", records.to_avro(e)), e.status.value)
+        Out(STATUS_CHANGES, key, enc.status_change(records.to_avro(e)), e.status.value)
         if isinstance(e, StatusChange) else
-        Out(CHARGE_CHANGES, key, codec.encode("ChargeChange", records.to_avro(e)))
+        Out(CHARGE_CHANGES, key, enc.charge_change(records.to_avro(e)))
         for e in emitted
     ]
     if new == state:
         return None, outs
-    return codec.encode("MessageState", records.to_avro(new)), outs
+    return enc.state(records.to_avro(new)), outs

@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 from streams.admin import ensure_topics
+from streams.pipeline import steps
 from streams.pipeline.app import WorkerConfig, create_app
+from streams.registry import RegistryError
 from streams.topics import specs
 
 # Present while a worker runs, removed on a clean stop. Found at start, it
@@ -33,6 +35,14 @@ def discard_state_after_crash(data_dir: Path) -> bool:
 def run(config: WorkerConfig, log_level: str = "info") -> int:
     import faust
 
+    try:
+        # Every output's encoder, before anything else: with DLR_SCHEMA_REGISTRY_URL
+        # set, every schema is registered now, so a registry that cannot be
+        # reached or refuses a schema stops the start, never a record.
+        steps.use(steps.Encoders.resolve(config.state_version))
+    except RegistryError as exc:
+        print(f"dlr worker: schema registry: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
     data_dir = Path(config.data_dir)
     if discard_state_after_crash(data_dir):
         print("dlr worker: the last run did not stop cleanly: local state dropped, recovering it from the changelog",

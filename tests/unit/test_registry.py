@@ -1,15 +1,14 @@
 """Schema registry framing: the Confluent wire format beside single-object
 encoding. The framing logic runs against an in-memory client; the adapter
 runs the real confluent_kafka SchemaRegistryClient against a local HTTP
-server that speaks the registry's REST calls it makes."""
+server that speaks the registry's REST calls it makes (tests/fake_registry.py:
+no real registry can run on the test machines)."""
 
 from __future__ import annotations
 
 import io
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import fastavro
@@ -20,40 +19,11 @@ from streams.fold import fold_all
 from streams.model import ChargeStatus, Receipt, ReceiptError, Status
 from streams.registry import ConfluentClient, Registry, RegistryError, decode_any, encoder_for
 from streams.topics import CHANGELOG, CHARGE_CHANGES, DEAD_LETTER, RECEIPTS, STATUS_CHANGES, raw_topic
+from tests.fake_registry import FakeClient, serve
 
 T0 = 1_780_000_000_123_456
 RECEIPT = Receipt("vonage", "m-1", Status.DELIVERED, True, "delivered", T0, reference="r", price="0.03",
                   charge_status=ChargeStatus.CAPTURED)
-
-
-class FakeClient:
-    """A registry in memory: one global id per distinct schema text."""
-
-    def __init__(self) -> None:
-        self.schemas: list[str] = []
-        self.subjects: dict[str, list[int]] = {}
-        self.calls = 0
-        self.down = False
-
-    def register(self, subject: str, schema_str: str) -> int:
-        self.calls += 1
-        if self.down:
-            raise ConnectionError("registry down")
-        if schema_str not in self.schemas:
-            self.schemas.append(schema_str)
-        schema_id = self.schemas.index(schema_str) + 1
-        versions = self.subjects.setdefault(subject, [])
-        if schema_id not in versions:
-            versions.append(schema_id)
-        return schema_id
-
-    def lookup(self, schema_id: int) -> str:
-        self.calls += 1
-        if self.down:
-            raise ConnectionError("registry down")
-        if not 0 < schema_id <= len(self.schemas):
-            raise KeyError(schema_id)
-        return self.schemas[schema_id - 1]
 
 
 def samples() -> list[tuple[str, str, dict[str, Any]]]:
@@ -192,57 +162,10 @@ def test_encoder_checks_the_topic_carries_the_record() -> None:
 # --- the real client, against a local stand-in of the registry's REST API ---
 
 
-class _RegistryHandler(BaseHTTPRequestHandler):
-    store: FakeClient
-    auth: list[str | None]
-
-    def log_message(self, *_args: Any) -> None:
-        pass
-
-    def _reply(self, code: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/vnd.schemaregistry.v1+json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_POST(self) -> None:
-        self.auth.append(self.headers.get("Authorization"))
-        path = self.path.split("?")[0]
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        if path.startswith("/subjects/") and path.endswith("/versions"):
-            subject = path[len("/subjects/"):-len("/versions")]
-            self._reply(200, {"id": self.store.register(subject, body["schema"])})
-        else:
-            self._reply(404, {"error_code": 404, "message": "not found"})
-
-    def do_GET(self) -> None:
-        path = self.path.split("?")[0]
-        if path.startswith("/schemas/ids/"):
-            schema_id = int(path.rsplit("/", 1)[1])
-            if 0 < schema_id <= len(self.store.schemas):
-                self._reply(200, {"schema": self.store.lookup(schema_id)})
-                return
-            if schema_id == 500:
-                self._reply(500, {"error_code": 50001, "message": "store error"})
-                return
-        self._reply(404, {"error_code": 40403, "message": "Schema not found"})
-
-
 @pytest.fixture
 def http_registry() -> Iterator[tuple[str, FakeClient, list[str | None]]]:
-    store: FakeClient = FakeClient()
-    auth: list[str | None] = []
-    handler = type("Handler", (_RegistryHandler,), {"store": store, "auth": auth})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", store, auth
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve() as running:
+        yield running
 
 
 def test_confluent_client_registers_and_looks_up(http_registry: tuple[str, FakeClient, list[str | None]]) -> None:
