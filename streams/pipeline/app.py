@@ -15,7 +15,7 @@ from typing import Any, cast
 import faust
 
 from streams import providers, settings
-from streams.pipeline import steps
+from streams.pipeline import drain, steps
 from streams.pipeline.folding import Folder, Item
 from streams.pipeline.metrics import Metrics
 from streams.pipeline.output import Batch, FaustOutbox, Outbox, Output
@@ -119,6 +119,11 @@ def create_app(config: WorkerConfig) -> faust.App:
         @app.on_before_shutdown.connect
         async def flush_outputs(_app: Any, /, *_: Any, signal: Any, **__: Any) -> None:
             output.close()
+
+    async def cheaper_hand_off() -> None:
+        drain.install(app.consumer)
+
+    app.task(cheaper_hand_off)
 
     states = app.Table(state_table(config.state_version), default=None, partitions=config.partitions,
                        key_type=bytes, value_type=bytes)
