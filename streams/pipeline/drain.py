@@ -65,10 +65,12 @@ def install(consumer: Any) -> None:
         callback, other = coros
         try:
             yielded = callback.send(None)
-        except StopIteration as stop:
+        except BaseException as exc:  # finished (StopIteration) or failed: `other` never starts
             if inspect.iscoroutine(other):
-                other.close()  # never started: no "never awaited" warning
-            return WaitResults([callback], [stop.value], False)
+                other.close()  # no "never awaited" warning
+            if isinstance(exc, StopIteration):
+                return WaitResults([callback], [exc.value], False)
+            raise
         return await original(Resumed(callback, yielded), other)
 
     consumer.wait_first = wait_first
