@@ -21,7 +21,7 @@ class ThreadedProducer:
         self.full_at = full_at
         self.pending: list[Any] = []
 
-    def produce(self, topic: str, value: bytes, key: bytes | None, on_delivery: Any) -> None:
+    def produce(self, topic: str, value: bytes, key: bytes | None, partition: int, on_delivery: Any) -> None:
         if self.full_at is not None and len(self.produced) == self.full_at:
             self.full_at = None
             raise BufferError("queue full")
@@ -87,6 +87,32 @@ def test_a_failed_delivery_fails_the_batch() -> None:
 
     with pytest.raises(DeliveryError, match="broker said no"):
         run(scenario())
+
+
+def test_tracked_sends_keep_the_highest_offset_per_partition() -> None:
+    class Message:
+        def __init__(self, partition: int, offset: int) -> None:
+            self._partition, self._offset = partition, offset
+
+        def partition(self) -> int:
+            return self._partition
+
+        def offset(self) -> int:
+            return self._offset
+
+    async def scenario() -> dict[int, int]:
+        producer = ThreadedProducer()
+        batch = Batch(producer, asyncio.get_running_loop())
+        for i in range(6):
+            await batch.send("changelog", b"k", b"v", partition=i % 2, track=True)
+        reports = [report for report, _ in producer.pending]
+        for report, (partition, offset) in zip(reports, [(0, 10), (1, 4), (0, 12), (1, 3), (0, 11), (1, 5)],
+                                               strict=True):
+            report(None, Message(partition, offset))
+        await asyncio.wait_for(batch.delivered(), 5)
+        return batch.offsets
+
+    assert run(scenario()) == {0: 12, 1: 5}
 
 
 def test_a_full_queue_is_waited_out_not_lost() -> None:
