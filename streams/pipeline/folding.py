@@ -19,7 +19,7 @@ import os
 import weakref
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import faust
 from faust.streams import _current_event
@@ -29,6 +29,7 @@ from streams.model import Receipt
 from streams.pipeline import steps
 from streams.pipeline.metrics import Metrics
 from streams.pipeline.output import Batch, Outbox
+from streams.registry import RegistryError
 
 log = logging.getLogger("dlr.worker")
 
@@ -52,10 +53,15 @@ async def delivered(outbox: Outbox) -> None:
     try:
         await outbox.delivered()
     except Exception as exc:
-        log.critical("dlr worker: a write to Kafka failed (%s: %s); stopping so that nothing is committed",
-                     type(exc).__name__, exc)
-        logging.shutdown()
-        os._exit(70)
+        stop(f"a write to Kafka failed ({type(exc).__name__}: {exc})")
+
+
+def stop(why: str) -> NoReturn:
+    """Stop the worker now, before Faust can commit the batch in hand: its
+    records are read again after restart."""
+    log.critical("dlr worker: %s; stopping so that nothing is committed", why)
+    logging.shutdown()
+    os._exit(70)
 
 
 class Folder:
@@ -83,8 +89,11 @@ class Folder:
             for partition in sorted(by_partition):
                 await held.enter_async_context(self.locks[partition])
             changed: dict[bytes, tuple[bytes, faust.EventT[bytes]]] = {}
-            for group in by_partition.values():
-                await self._fold(group, outbox, changed)
+            try:
+                for group in by_partition.values():
+                    await self._fold(group, outbox, changed)
+            except RegistryError as exc:  # a state or receipt in a schema only the registry knows, and it is down
+                stop(f"schema registry: {exc}")
             await delivered(outbox)
             await self._write(changed)
 

@@ -96,7 +96,9 @@ class Batch:
         with self._lock:
             self._done += 1
             if err is not None and self._error is None:
-                self._error = str(err)
+                size = len(_msg.value() or b"") if _msg is not None else 0
+                where = f" writing {size:,} bytes to {_msg.topic()}" if _msg is not None else ""
+                self._error = f"{err}{where}"
             finished = self._sealed and self._done == self._sent
         if finished:
             self._loop.call_soon_threadsafe(self._resolve)

@@ -100,12 +100,16 @@ def source_of(event: Any) -> Source:
 # it only while small: the copy is for reading, and two copies of a 1 MB
 # receipt would not fit one producer request.
 PAYLOAD_COPY_LIMIT = 64 * 1024
+# A reason may quote the input; the original bytes are in the dead letter
+# already, whole.
+REASON_LIMIT = 500
 
 
 def dead_letter(src: Source, original: bytes | None, reason: str, stage: str,
                 provider: str | None = None, payload: bytes | None = None) -> Out:
     value = (_encoders or encoders()).dead_letter({
-        "reason": reason, "stage": stage, "provider": provider, "source_topic": src.topic,
+        "reason": reason if len(reason) <= REASON_LIMIT else f"{reason[:REASON_LIMIT]}... (cut)",
+        "stage": stage, "provider": provider, "source_topic": src.topic,
         "source_partition": src.partition, "source_offset": src.offset, "source_key": src.key,
         "original": original or b"",
         "payload": payload if payload is None or len(payload) <= PAYLOAD_COPY_LIMIT else None,

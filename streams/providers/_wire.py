@@ -90,7 +90,7 @@ def query(body: str) -> dict[str, str]:
     try:
         pairs = parse_qsl(body, keep_blank_values=True, strict_parsing=True)
     except ValueError as exc:
-        raise ReceiptError(f"invalid query string: {exc}") from None
+        raise ReceiptError(f"invalid query string: {clip(str(exc))}") from None
     return dict(pairs)
 
 
@@ -173,3 +173,9 @@ def iso_time(value: str, zone: dt.tzinfo) -> int:
     if when.tzinfo is None:
         when = when.replace(tzinfo=zone)
     return micros(when)
+
+
+def clip(text: str, limit: int = 120) -> str:
+    """A piece of the input quoted in an error, cut short: a reason is read by
+    a person, and a whole payload in it would double a dead letter's size."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} chars)"

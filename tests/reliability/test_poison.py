@@ -195,10 +195,6 @@ def test_parser_results_are_all_dead_letter_reasons() -> None:
 
 
 @pytest.mark.timeout(240)
-@pytest.mark.xfail(strict=True, reason=(
-    "a 1 MB receipt is accepted on its raw topic but its dead letter (original envelope + payload, "
-    "about 2 MB) is larger than the producer's 1 MiB max_request_size and the broker's limit: the "
-    "normalize agent crashes (ProducerSendError), faust acks the record and it is lost"))
 def test_one_megabyte_payload_is_dead_lettered(broker: EmbeddedBroker, workers: Workers,
                                                report: Callable[[str], None]) -> None:
     bootstrap = broker.bootstrap
