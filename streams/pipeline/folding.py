@@ -27,6 +27,7 @@ from faust.types import TP
 
 from streams.model import Receipt
 from streams.pipeline import steps
+from streams.pipeline.fence import Fence
 from streams.pipeline.metrics import Metrics
 from streams.pipeline.output import Batch, Outbox
 from streams.registry import RegistryError
@@ -64,15 +65,23 @@ def stop(why: str) -> NoReturn:
     os._exit(70)
 
 
+Changed = dict[bytes, tuple[bytes, faust.EventT[bytes]]]  # key -> (new state, the event that made it)
+
+
 class Folder:
     """`changelog`: where the state table's changelog records go, when the
-    folder writes them itself (at-least-once): None leaves them to Faust's
-    table (exactly-once, inside its transaction)."""
+    folder writes them itself (at-least-once), with `fence` and `outboxes`
+    to fold again across a rebalance; None leaves the changelog to Faust's
+    table (exactly-once, inside its transaction, which Faust aborts on a
+    rebalance)."""
 
-    def __init__(self, states: Any, metrics: Metrics, changelog: Callable[[], Batch] | None = None) -> None:
+    def __init__(self, states: Any, metrics: Metrics, changelog: Callable[[], Batch] | None = None,
+                 fence: Fence | None = None, outboxes: Callable[[], Outbox] | None = None) -> None:
         self.states = states
         self.metrics = metrics
         self.changelog = changelog
+        self.fence = fence
+        self.outboxes = outboxes
         self.changelog_topic = states.changelog_topic.get_topic_name()
         self.locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -88,16 +97,55 @@ class Folder:
         async with contextlib.AsyncExitStack() as held:
             for partition in sorted(by_partition):
                 await held.enter_async_context(self.locks[partition])
-            changed: dict[bytes, tuple[bytes, faust.EventT[bytes]]] = {}
-            try:
-                for group in by_partition.values():
-                    await self._fold(group, outbox, changed)
-            except RegistryError as exc:  # a state or receipt in a schema only the registry knows, and it is down
-                stop(f"schema registry: {exc}")
-            await delivered(outbox)
-            await self._write(changed)
+            if self.fence is None or self.outboxes is None:
+                changed = await self._fold_all(by_partition, outbox)
+                await delivered(outbox)
+                await self._write(changed)
+                return
+            await self._fenced(by_partition, outbox, self.fence, self.outboxes)
 
-    async def _write(self, changed: dict[bytes, tuple[bytes, faust.EventT[bytes]]]) -> None:
+    async def _fenced(self, by_partition: dict[int, list[Item]], outbox: Outbox,
+                      fence: Fence, outboxes: Callable[[], Outbox]) -> None:
+        """As `fold`, folding again whatever a rebalance overtook (see
+        streams.pipeline.fence): re-emitted changes carry the same ids."""
+        epoch = await fence.settled()
+        while True:
+            changed = await self._fold_all(by_partition, outbox)
+            await delivered(outbox)
+            if fence.epoch == epoch:
+                await self._write(changed)
+                if fence.epoch == epoch:
+                    return
+                # a rebalance began while the changelog was out: recovery may
+                # have put older states back into the store over these
+                epoch = await fence.settled()
+                self._restore({key: value for key, value in changed.items() if fence.owns(value[1].message.tp)})
+                return
+            # the states were read before the rebalance: fold again, from
+            # the recovered store, what is still ours
+            epoch = await fence.settled()
+            by_partition = {p: group for p, group in by_partition.items() if fence.owns(group[0][3].message.tp)}
+            self.metrics.refolded(sum(len(group) for group in by_partition.values()))
+            if not by_partition:
+                return
+            outbox = outboxes()
+
+    async def _fold_all(self, by_partition: dict[int, list[Item]], outbox: Outbox) -> Changed:
+        changed: Changed = {}
+        try:
+            for group in by_partition.values():
+                await self._fold(group, outbox, changed)
+        except RegistryError as exc:  # a state or receipt in a schema only the registry knows, and it is down
+            stop(f"schema registry: {exc}")
+        return changed
+
+    def _restore(self, changed: Changed) -> None:
+        store = self.states.data
+        for key, (new_state, event) in changed.items():
+            as_current(event)
+            store[key] = new_state
+
+    async def _write(self, changed: Changed) -> None:
         if self.changelog is None:
             for key, (new_state, event) in changed.items():
                 as_current(event)
@@ -109,19 +157,17 @@ class Folder:
         # states while their receipts' offsets are committed. Written here and
         # awaited, the changelog is in Kafka before Faust may commit the batch.
         log_box = self.changelog()
-        store = self.states.data  # the store itself: Table.__setitem__ would write the changelog again
+        self._restore(changed)  # the store itself: Table.__setitem__ would write the changelog again
         for key, (new_state, event) in changed.items():
-            as_current(event)  # picks the store's partition
-            store[key] = new_state
             await log_box.send(self.changelog_topic, key, new_state, event.message.partition, track=True)
         await delivered(log_box)
+        store = self.states.data
         for partition, offset in log_box.offsets.items():
             # what Faust's own changelog callback records: at restart, recovery
             # reads the changelog from here instead of from the start
             store.set_persisted_offset(TP(self.changelog_topic, partition), offset)
 
-    async def _fold(self, group: list[Item], outbox: Outbox,
-                    changed: dict[bytes, tuple[bytes, faust.EventT[bytes]]]) -> None:
+    async def _fold(self, group: list[Item], outbox: Outbox, changed: Changed) -> None:
         for key, receipt, value, event in group:
             if key in changed:
                 state: bytes | None = changed[key][0]

@@ -451,6 +451,8 @@ def verify(bootstrap: str, want: Offline) -> Verdict:
                 verdict.samples.append(f"change {change_id}: live {copies[0]} != offline {expected}")
     for change_id in verdict.missing_changes[:3]:
         verdict.samples.append(f"missing change {want.changes[change_id]}")
+    for change_id in verdict.unexpected_changes[:3]:
+        verdict.samples.append(f"unexpected change {seen[change_id][0]}")
     verdict.dead_letters = sum(1 for _ in read_all(bootstrap, [DEAD_LETTER]))
     return verdict
 
