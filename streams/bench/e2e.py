@@ -75,7 +75,7 @@ def produce(bootstrap: str, load: Load, rate: float | None = None,
 
 def count_status_changes(bootstrap: str, expected: int, timeout: float,
                          seen_at: dict[bytes, float] | None = None, keys: dict[bytes, int] | None = None,
-                         ) -> tuple[int, float]:
+                         ready: threading.Event | None = None) -> tuple[int, float]:
     """Consume status changes (of messages in `keys`, if given) until `expected`
     arrived; note when each message's first one did. Returns the count and the
     seconds from the first to the last."""
@@ -85,7 +85,9 @@ def count_status_changes(bootstrap: str, expected: int, timeout: float,
 
     consumer = Consumer(client_config(bootstrap, {"group.id": f"dlr-bench-{uuid.uuid4().hex[:6]}",
                                                   "auto.offset.reset": "earliest", "enable.auto.commit": False}))
-    consumer.subscribe([STATUS_CHANGES])
+    # `ready` is set once the group has given this reader its partitions: a
+    # latency run starts writing only then, or the join would be measured.
+    consumer.subscribe([STATUS_CHANGES], on_assign=lambda _c, _p: ready.set() if ready is not None else None)
     seen = 0
     first = last = 0.0
     deadline = time.monotonic() + timeout
@@ -132,9 +134,12 @@ def latency(bootstrap: str, load: Load, rate: float, work: Path) -> tuple[float,
         sent_at: dict[bytes, float] = {}
         seen_at: dict[bytes, float] = {}
         expected = load.status_changes
+        ready = threading.Event()
         reader = threading.Thread(target=count_status_changes,
-                                  args=(bootstrap, expected, 300, seen_at, load.first_key))
+                                  args=(bootstrap, expected, 300, seen_at, load.first_key, ready))
         reader.start()
+        if not ready.wait(60):
+            raise RuntimeError("latency: the status-change reader got no partitions in 60s")
         produce(bootstrap, load, rate, sent_at)
         reader.join()
         waits = sorted((seen_at[k] - t) * 1000 for k, t in sent_at.items() if k in seen_at)

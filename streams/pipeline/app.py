@@ -27,6 +27,7 @@ from streams.topics import (
     RECEIPTS,
     REPARTITION,
     STATUS_CHANGES,
+    changelog,
     partition_for,
     raw_topic,
     state_table,
@@ -111,30 +112,33 @@ def create_app(config: WorkerConfig) -> faust.App:
              for name in (RECEIPTS, REPARTITION, STATUS_CHANGES, CHARGE_CHANGES, DEAD_LETTER)}
 
     outbox: Callable[[], Outbox]
-    changelog: Callable[[], Batch] | None
+    changelog_outbox: Callable[[], Batch] | None
+    output: Output | None = None
     if config.guarantee == "exactly_once":
         outbox = partial(FaustOutbox, sinks)  # through the topics: inside the transaction
-        changelog = None  # Faust's table writes it, in the transaction
+        changelog_outbox = None  # Faust's table writes it, in the transaction
     else:
         output = Output(config.bootstrap)
-        outbox = changelog = output.outbox
+        outbox = changelog_outbox = output.outbox
 
         @app.on_before_shutdown.connect
         async def flush_outputs(_app: Any, /, *_: Any, signal: Any, **__: Any) -> None:
             output.close()
 
-    async def cheaper_hand_off() -> None:
+    async def on_start() -> None:
         drain.install(app.consumer)
+        if output is not None:
+            await output.warm([*sinks, changelog(config.state_version)])
 
-    app.task(cheaper_hand_off)
+    app.task(on_start)
 
     states = app.Table(state_table(config.state_version), default=None, partitions=config.partitions,
                        key_type=bytes, value_type=bytes)
     fence = None
-    if changelog is not None:
+    if changelog_outbox is not None:
         fence = Fence(app)
         fence.install()
-    folder = Folder(states, metrics, changelog, fence, outbox)
+    folder = Folder(states, metrics, changelog_outbox, fence, outbox)
 
     for provider in providers.names():
         _normalize_agent(app, provider, options, outbox, folder, metrics, config.partitions)
