@@ -91,6 +91,21 @@ class WorkerProcess:
             time.sleep(0.2)
         raise RuntimeError(f"worker web server not up after {timeout:.0f}s; log:\n{self.log_tail()}")
 
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        """Until /health answers 200: partitions assigned, tables recovered."""
+        import urllib.error
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive:
+                raise RuntimeError(f"worker exited; log:\n{self.log_tail()}")
+            with contextlib.suppress(OSError, urllib.error.HTTPError):
+                urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}/health", timeout=1).close()
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"worker not ready after {timeout:.0f}s; log:\n{self.log_tail()}")
+
     def __enter__(self) -> WorkerProcess:
         return self.start()
 
