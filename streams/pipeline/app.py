@@ -6,8 +6,9 @@ Values and keys are raw bytes to Faust: we encode Avro ourselves with fastavro
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, cast
@@ -72,6 +73,27 @@ def batches(stream: faust.StreamT[bytes]) -> AsyncIterator[Sequence[faust.EventT
     return cast(faust.Stream[bytes], stream).take_events(BATCH, within=BATCH_WITHIN)
 
 
+@contextlib.contextmanager
+def acked_when_done(events: Sequence[faust.EventT[bytes]]) -> Iterator[None]:
+    """Let Faust ack a batch only once its body has finished.
+
+    `take_events` acks every event of a batch in a `finally`, and a stopping
+    stream runs that `finally` at once (`Stream.on_stop` closes the take
+    generator) while the agent is still inside the batch: a SIGTERM mid-batch
+    acked receipts whose fold had not finished, and the consumer's last
+    commit carried their offsets (measured in the rebalance test: offsets
+    acked at the stop with no state written, the new owner starting after
+    them). Each message holds one more reference while the body runs; the
+    `finally` then only drops Faust's own, and a body that raises or is
+    cancelled keeps its messages unacked: they are read again."""
+    messages = [event.message for event in events]
+    for message in messages:
+        message.incref()
+    yield  # not in a `finally`: a body that does not finish leaves the reference
+    for message in messages:
+        message.decref()
+
+
 def create_app(config: WorkerConfig) -> faust.App:
     app = faust.App(
         APP_ID,
@@ -127,6 +149,7 @@ def create_app(config: WorkerConfig) -> faust.App:
 
     async def on_start() -> None:
         drain.install(app.consumer)
+        drain.SeekGuard(app.consumer).install()
         if output is not None:
             await output.warm([*sinks, changelog(config.state_version)])
 
@@ -146,7 +169,8 @@ def create_app(config: WorkerConfig) -> faust.App:
     @app.agent(sinks[REPARTITION], name="fold")
     async def fold_repartitioned(stream: faust.StreamT[bytes]) -> None:
         async for events in batches(stream):
-            await folder.fold([(cast(bytes, e.key), None, e.value, e) for e in events], outbox())
+            with acked_when_done(events):
+                await folder.fold([(cast(bytes, e.key), None, e.value, e) for e in events], outbox())
 
     return app
 
@@ -157,25 +181,26 @@ def _normalize_agent(app: faust.App, provider: str, options: providers.Options,
 
     async def normalize(stream: faust.StreamT[bytes]) -> None:
         async for events in batches(stream):
-            out_box = outbox()
-            here: list[Item] = []
-            for event in events:
-                result = steps.normalize_receipt(provider, event.value, steps.source_of(event), options)
-                out = result.out
-                await out_box.send(out.topic, out.key, out.value)  # the canonical receipt, or a dead letter
-                metrics.normalized(provider, out.topic == DEAD_LETTER, result.receipt)
-                if result.receipt is None or out.key is None:
-                    continue
-                if event.message.partition == partition_for(out.key, partitions):
-                    # Already on the partition that holds this message's state
-                    # (gateways key raw records by message key): fold here, no
-                    # second trip through the broker.
-                    here.append((out.key, result.receipt, None, event))
-                else:
-                    await out_box.send(REPARTITION, out.key, out.value)
-            # Folds, then waits for every output of the batch (the receipts
-            # above too) before the states are written and Faust acks the batch.
-            await folder.fold(here, out_box)
+            with acked_when_done(events):
+                out_box = outbox()
+                here: list[Item] = []
+                for event in events:
+                    result = steps.normalize_receipt(provider, event.value, steps.source_of(event), options)
+                    out = result.out
+                    await out_box.send(out.topic, out.key, out.value)  # the canonical receipt, or a dead letter
+                    metrics.normalized(provider, out.topic == DEAD_LETTER, result.receipt)
+                    if result.receipt is None or out.key is None:
+                        continue
+                    if event.message.partition == partition_for(out.key, partitions):
+                        # Already on the partition that holds this message's state
+                        # (gateways key raw records by message key): fold here, no
+                        # second trip through the broker.
+                        here.append((out.key, result.receipt, None, event))
+                    else:
+                        await out_box.send(REPARTITION, out.key, out.value)
+                # Folds, then waits for every output of the batch (the receipts
+                # above too) before the states are written and Faust acks the batch.
+                await folder.fold(here, out_box)
 
     app.agent(topic, name=f"normalize-{provider}")(normalize)
 
