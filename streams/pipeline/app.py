@@ -17,7 +17,6 @@ import faust
 
 from streams import providers, settings
 from streams.pipeline import drain, steps
-from streams.pipeline.fence import Fence
 from streams.pipeline.folding import Folder, Item
 from streams.pipeline.metrics import Metrics
 from streams.pipeline.output import Batch, FaustOutbox, Outbox, Output
@@ -119,8 +118,8 @@ def create_app(config: WorkerConfig) -> faust.App:
         stream_buffer_maxsize=32_768,
         # Faust's wait for in-flight events on a rebalance (stream_wait_empty)
         # lost hundreds of receipts in the kill -9 test (offsets committed
-        # past records never processed); the fold fences rebalances itself
-        # (streams.pipeline.fence). At a stop, a batch in flight is read again.
+        # past records never processed). At a stop or a rebalance, a batch in
+        # flight is read again (acked_when_done, drain.SeekGuard).
         stream_wait_empty=False,
         # A dead letter carries its original record whole, up to a 1 MB receipt
         # in its envelope: more than the default 1 MB request.
@@ -157,11 +156,7 @@ def create_app(config: WorkerConfig) -> faust.App:
 
     states = app.Table(state_table(config.state_version), default=None, partitions=config.partitions,
                        key_type=bytes, value_type=bytes)
-    fence = None
-    if changelog_outbox is not None:
-        fence = Fence(app)
-        fence.install()
-    folder = Folder(states, metrics, changelog_outbox, fence, outbox)
+    folder = Folder(states, metrics, changelog_outbox)
 
     for provider in providers.names():
         _normalize_agent(app, provider, options, outbox, folder, metrics, config.partitions)

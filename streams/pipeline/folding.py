@@ -27,7 +27,6 @@ from faust.types import TP
 
 from streams.model import Receipt
 from streams.pipeline import steps
-from streams.pipeline.fence import Fence
 from streams.pipeline.metrics import Metrics
 from streams.pipeline.output import Batch, Outbox
 from streams.registry import RegistryError
@@ -70,18 +69,13 @@ Changed = dict[bytes, tuple[bytes, faust.EventT[bytes]]]  # key -> (new state, t
 
 class Folder:
     """`changelog`: where the state table's changelog records go, when the
-    folder writes them itself (at-least-once), with `fence` and `outboxes`
-    to fold again across a rebalance; None leaves the changelog to Faust's
-    table (exactly-once, inside its transaction, which Faust aborts on a
-    rebalance)."""
+    folder writes them itself (at-least-once); None leaves the changelog to
+    Faust's table (exactly-once, inside its transaction)."""
 
-    def __init__(self, states: Any, metrics: Metrics, changelog: Callable[[], Batch] | None = None,
-                 fence: Fence | None = None, outboxes: Callable[[], Outbox] | None = None) -> None:
+    def __init__(self, states: Any, metrics: Metrics, changelog: Callable[[], Batch] | None = None) -> None:
         self.states = states
         self.metrics = metrics
         self.changelog = changelog
-        self.fence = fence
-        self.outboxes = outboxes
         self.changelog_topic = states.changelog_topic.get_topic_name()
         self.locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -97,38 +91,9 @@ class Folder:
         async with contextlib.AsyncExitStack() as held:
             for partition in sorted(by_partition):
                 await held.enter_async_context(self.locks[partition])
-            if self.fence is None or self.outboxes is None:
-                changed = await self._fold_all(by_partition, outbox)
-                await delivered(outbox)
-                await self._write(changed)
-                return
-            await self._fenced(by_partition, outbox, self.fence, self.outboxes)
-
-    async def _fenced(self, by_partition: dict[int, list[Item]], outbox: Outbox,
-                      fence: Fence, outboxes: Callable[[], Outbox]) -> None:
-        """As `fold`, folding again whatever a rebalance overtook (see
-        streams.pipeline.fence): re-emitted changes carry the same ids."""
-        epoch = await fence.settled()
-        while True:
             changed = await self._fold_all(by_partition, outbox)
             await delivered(outbox)
-            if fence.epoch == epoch:
-                await self._write(changed)
-                if fence.epoch == epoch:
-                    return
-                # a rebalance began while the changelog was out: recovery may
-                # have put older states back into the store over these
-                epoch = await fence.settled()
-                self._restore({key: value for key, value in changed.items() if fence.owns(value[1].message.tp)})
-                return
-            # the states were read before the rebalance: fold again, from
-            # the recovered store, what is still ours
-            epoch = await fence.settled()
-            by_partition = {p: group for p, group in by_partition.items() if fence.owns(group[0][3].message.tp)}
-            self.metrics.refolded(sum(len(group) for group in by_partition.values()))
-            if not by_partition:
-                return
-            outbox = outboxes()
+            await self._write(changed)
 
     async def _fold_all(self, by_partition: dict[int, list[Item]], outbox: Outbox) -> Changed:
         changed: Changed = {}

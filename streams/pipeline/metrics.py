@@ -52,7 +52,6 @@ class Metrics:
         self.dead_lettered: Counter[tuple[str, str]] = Counter()  # (stage, provider); fold: provider ""
         self.emitted_by_topic: Counter[str] = Counter()
         self.status_changes: Counter[str] = Counter()  # by the status reached
-        self.refolded_receipts = 0  # folded again because a rebalance overtook their batch
         self.error_categories: Counter[tuple[str, str]] = Counter()  # (category, provider) of normalized receipts
         self.webhook_requests: Counter[tuple[str, int]] = Counter()  # (provider, HTTP status)
         self.webhook_latency: dict[str, Histogram] = {}
@@ -76,9 +75,6 @@ class Metrics:
             self.dead_lettered["fold", ""] += 1
         elif status is not None and topic == STATUS_CHANGES:
             self.status_changes[str(status)] += 1
-
-    def refolded(self, receipts: int) -> None:
-        self.refolded_receipts += receipts
 
     def webhook(self, provider: str, code: int, seconds: float) -> None:
         self.webhook_requests[provider, code] += 1
@@ -110,10 +106,6 @@ class Metrics:
                "Normalized receipts carrying an error category, by category and provider (duplicates included).",
                (("dlr_error_categories_total", (("category", str(c)), ("provider", p)), n)
                 for (c, p), n in sorted(self.error_categories.items())))
-        family("dlr_refolded_total", "counter",
-               "Receipts folded again because a rebalance began while their batch was out "
-               "(their changes are re-emitted with the same ids).",
-               (("dlr_refolded_total", (), self.refolded_receipts),))
         family("dlr_emitted_total", "counter", "Records written by the fold, by topic.",
                (("dlr_emitted_total", (("topic", t),), n) for t, n in sorted(self.emitted_by_topic.items())))
         family("dlr_webhook_requests_total", "counter", "Webhook requests answered, by provider and HTTP status.",
