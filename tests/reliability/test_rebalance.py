@@ -48,12 +48,6 @@ def wait_members(bootstrap: str, want: Callable[[list[int]], bool], timeout: flo
 
 
 @pytest.mark.timeout(480)
-@pytest.mark.xfail(strict=False, reason=(
-    "known gap, open on the reliability issue: the losses (3 to 30 states and changes per run) are fixed "
-    "(a stop acked the batch in hand, and records fetched before a seek were gap-acked after it: "
-    "streams.pipeline.app.acked_when_done, streams.pipeline.drain.SeekGuard); 3 runs of 3 clean after the fix, "
-    "but 1 traced run under load re-emitted 3 changes with previous=None (a refold from a store without the "
-    "state: the old owner's last write may land after the new owner recovered)"))
 def test_second_worker_joins_and_first_leaves_mid_stream(broker: EmbeddedBroker, workers: Workers,
                                                           report: Callable[[str], None]) -> None:
     from streams.topics import CHANGELOG
