@@ -104,7 +104,9 @@ class Folder:
             stop(f"schema registry: {exc}")
         return changed
 
-    def _restore(self, changed: Changed) -> None:
+    def _store(self, changed: Changed) -> None:
+        """Into the table's store itself: Table.__setitem__ would also write
+        the changelog, through Faust's unawaited buffer."""
         store = self.states.data
         for key, (new_state, event) in changed.items():
             as_current(event)
@@ -122,7 +124,7 @@ class Folder:
         # states while their receipts' offsets are committed. Written here and
         # awaited, the changelog is in Kafka before Faust may commit the batch.
         log_box = self.changelog()
-        self._restore(changed)  # the store itself: Table.__setitem__ would write the changelog again
+        self._store(changed)
         for key, (new_state, event) in changed.items():
             await log_box.send(self.changelog_topic, key, new_state, event.message.partition, track=True)
         await delivered(log_box)

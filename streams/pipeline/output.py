@@ -13,10 +13,11 @@ broker has acknowledged every one of them (or raises the first delivery
 error). Delivery reports come from librdkafka on a poll thread and are counted
 there; only the last one of a batch touches the event loop.
 
-The state table's changelog still goes through Faust (its own producer, after
-`delivered()`), so a state is never written before what was emitted from it.
-Transactions (`exactly_once`) need Faust's producer: there the agents send
-through Faust topics instead (streams.pipeline.app)."""
+The fold writes the state table's changelog through this producer too, in a
+second Batch opened after the outputs' `delivered()` (streams.pipeline.folding),
+so a state is never written before what was emitted from it. Transactions
+(`exactly_once`) need Faust's producer: there the agents send through Faust
+topics instead, and Faust's table writes the changelog (streams.pipeline.app)."""
 
 from __future__ import annotations
 
@@ -91,13 +92,13 @@ class Batch:
                     self._sent -= 1
                 await asyncio.sleep(0.005)
 
-    def _report(self, err: Any, _msg: Any) -> None:
+    def _report(self, err: Any, msg: Any) -> None:
         """librdkafka's delivery report, on the poll thread."""
         with self._lock:
             self._done += 1
             if err is not None and self._error is None:
-                size = len(_msg.value() or b"") if _msg is not None else 0
-                where = f" writing {size:,} bytes to {_msg.topic()}" if _msg is not None else ""
+                size = len(msg.value() or b"") if msg is not None else 0
+                where = f" writing {size:,} bytes to {msg.topic()}" if msg is not None else ""
                 self._error = f"{err}{where}"
             finished = self._sealed and self._done == self._sent
         if finished:
