@@ -6,9 +6,8 @@ Values and keys are raw bytes to Faust: we encode Avro ourselves with fastavro
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, cast
@@ -17,6 +16,7 @@ import faust
 
 from streams import providers, settings
 from streams.pipeline import drain, steps
+from streams.pipeline.acks import StaleAcks, acked_when_done
 from streams.pipeline.folding import Folder, Item
 from streams.pipeline.metrics import Metrics
 from streams.pipeline.output import Batch, FaustOutbox, Outbox, Output
@@ -72,27 +72,6 @@ def batches(stream: faust.StreamT[bytes]) -> AsyncIterator[Sequence[faust.EventT
     return cast(faust.Stream[bytes], stream).take_events(BATCH, within=BATCH_WITHIN)
 
 
-@contextlib.contextmanager
-def acked_when_done(events: Sequence[faust.EventT[bytes]]) -> Iterator[None]:
-    """Let Faust ack a batch only once its body has finished.
-
-    `take_events` acks every event of a batch in a `finally`, and a stopping
-    stream runs that `finally` at once (`Stream.on_stop` closes the take
-    generator) while the agent is still inside the batch: a SIGTERM mid-batch
-    acked receipts whose fold had not finished, and the consumer's last
-    commit carried their offsets (measured in the rebalance test: offsets
-    acked at the stop with no state written, the new owner starting after
-    them). Each message holds one more reference while the body runs; the
-    `finally` then only drops Faust's own, and a body that raises or is
-    cancelled keeps its messages unacked: they are read again."""
-    messages = [event.message for event in events]
-    for message in messages:
-        message.incref()
-    yield  # not in a `finally`: a body that does not finish leaves the reference
-    for message in messages:
-        message.decref()
-
-
 def create_app(config: WorkerConfig) -> faust.App:
     app = faust.App(
         APP_ID,
@@ -119,7 +98,7 @@ def create_app(config: WorkerConfig) -> faust.App:
         # Faust's wait for in-flight events on a rebalance (stream_wait_empty)
         # lost hundreds of receipts in the kill -9 test (offsets committed
         # past records never processed). At a stop or a rebalance, a batch in
-        # flight is read again (acked_when_done, drain.SeekGuard).
+        # flight is read again (streams.pipeline.acks, drain.SeekGuard).
         stream_wait_empty=False,
         # A dead letter carries its original record whole, up to a 1 MB receipt
         # in its envelope: more than the default 1 MB request.
@@ -149,6 +128,7 @@ def create_app(config: WorkerConfig) -> faust.App:
     async def on_start() -> None:
         drain.install(app.consumer)
         drain.SeekGuard(app.consumer).install()
+        StaleAcks(app, metrics).install()
         if output is not None:
             await output.warm([*sinks, changelog(config.state_version)])
 

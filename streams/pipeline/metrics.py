@@ -55,6 +55,7 @@ class Metrics:
         self.error_categories: Counter[tuple[str, str]] = Counter()  # (category, provider) of normalized receipts
         self.webhook_requests: Counter[tuple[str, int]] = Counter()  # (provider, HTTP status)
         self.webhook_latency: dict[str, Histogram] = {}
+        self.rereads = 0  # raw records left unacked because a rebalance overtook them (streams.pipeline.acks)
 
     def normalized(self, provider: str, dead: bool, receipt: Receipt | None = None) -> None:
         """One raw record read; `receipt`: what it normalized into, counted by
@@ -108,6 +109,9 @@ class Metrics:
                 for (c, p), n in sorted(self.error_categories.items())))
         family("dlr_emitted_total", "counter", "Records written by the fold, by topic.",
                (("dlr_emitted_total", (("topic", t),), n) for t, n in sorted(self.emitted_by_topic.items())))
+        family("dlr_rebalance_rereads_total", "counter",
+               "Records fetched before a rebalance and left unacked: read again, outputs repeated with the same ids.",
+               [("dlr_rebalance_rereads_total", (), self.rereads)])
         family("dlr_webhook_requests_total", "counter", "Webhook requests answered, by provider and HTTP status.",
                (("dlr_webhook_requests_total", (("provider", p), ("code", str(c))), n)
                 for (p, c), n in sorted(self.webhook_requests.items())))

@@ -111,6 +111,8 @@ def test_kill_9_mid_stream_loses_nothing(broker: EmbeddedBroker, workers: Worker
            f"unprocessed_partitions={len(left)} ({sum(left.values())} records left after {DRAIN:.0f}s) "
            f"fed_in={fed:.0f}s drained_after={drain:.0f}s elapsed={elapsed:.0f}s")
     report(f"crash: {verdict.figures()}")
+    for sample in verdict.samples[:10]:
+        report(f"crash: sample {sample}")
     back = ", ".join(f"{r:.0f}s" for r in resumed)
     report(f"crash: kills at {moments}; back to work after {back} "
            f"(dead sessions expired by the test after {SESSION_TIMEOUT:.0f}s)")
