@@ -17,7 +17,7 @@ import faust
 from streams import providers, settings
 from streams.pipeline import drain, steps
 from streams.pipeline.acks import StaleAcks, acked_when_done
-from streams.pipeline.folding import Folder, Item
+from streams.pipeline.folding import Folder, Gate, Item
 from streams.pipeline.metrics import Metrics
 from streams.pipeline.output import Batch, FaustOutbox, Outbox, Output
 from streams.topics import (
@@ -136,7 +136,11 @@ def create_app(config: WorkerConfig) -> faust.App:
 
     states = app.Table(state_table(config.state_version), default=None, partitions=config.partitions,
                        key_type=bytes, value_type=bytes)
-    folder = Folder(states, metrics, changelog_outbox)
+    folder = Folder(states, metrics, Gate(app), changelog_outbox)
+
+    @app.on_partitions_revoked.connect
+    async def folds_written(_app: Any, /, *_: Any, **__: Any) -> None:
+        await folder.gate.drained()  # before the table is recovered (folding.Gate)
 
     for provider in providers.names():
         _normalize_agent(app, provider, options, outbox, folder, metrics, config.partitions)
