@@ -86,3 +86,35 @@ def test_a_batch_is_acked_only_when_its_body_finished() -> None:
             e.message.ack(app.consumer)
         raise RuntimeError("cancelled mid-batch")
     assert consumer.acked == [1, 2]  # 3 and 4 are read again
+
+
+def test_the_gate_keeps_folds_out_of_a_rebalance_and_the_rebalance_waits_for_folds() -> None:
+    """folding.Gate: what is in finishes before the revoke handler returns;
+    nothing gets in while the flow is stopped or from an older generation."""
+    import asyncio
+
+    from streams.pipeline.folding import Gate
+
+    async def scenario() -> list[str]:
+        app, _, _ = world()
+        gate = Gate(app)
+        seen: list[str] = []
+        current = [SimpleNamespace(message=message(1, generation=7))]
+        assert gate.enter(current)  # type: ignore[arg-type]
+        assert not gate.enter([SimpleNamespace(message=message(2, generation=6))])  # type: ignore[list-item]
+
+        async def revoke() -> None:
+            app.flow_control.active = False
+            assert not gate.enter(current)  # type: ignore[arg-type]
+            await gate.drained()
+            seen.append("recovery may start")
+
+        async def fold_in_flight() -> None:
+            await asyncio.sleep(0.01)  # waiting for the broker's acks
+            seen.append("states written")
+            gate.leave()
+
+        await asyncio.gather(revoke(), fold_in_flight())
+        return seen
+
+    assert asyncio.run(scenario()) == ["states written", "recovery may start"]
