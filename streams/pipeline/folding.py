@@ -72,8 +72,8 @@ Changed = dict[bytes, tuple[bytes, faust.EventT[bytes]]]  # key -> (new state, t
 
 
 class Gate:
-    """Lets a batch fold only while the consumer's flow runs and its records
-    are of the current generation, and lets a rebalance go on only once every
+    """Lets a batch fold only while the consumer's flow runs, and only its
+    records of the current generation; lets a rebalance go on only once every
     fold that got in has written its states.
 
     Why: after a rebalance Faust recovers the table from the changelog (up to
@@ -91,16 +91,19 @@ class Gate:
         self.idle = asyncio.Event()
         self.idle.set()
 
-    def enter(self, events: list[faust.EventT[bytes]]) -> bool:
+    def enter(self, items: list[Item]) -> list[Item] | None:
+        """The items this batch may fold (None: none, the flow is stopped);
+        once in, the caller must `leave`. Records of an older generation are
+        left out: they are read again from the committed offset, and Faust's
+        take buffer, which a rebalance does not clear, can hand them over in
+        one batch with the new generation's."""
         app = self.app
         if not app.flow_control.is_active():
-            return False
+            return None
         generation = app.consumer_generation_id
-        if any(e.message.generation_id != generation for e in events):
-            return False
         self.inside += 1
         self.idle.clear()
-        return True
+        return [item for item in items if item[3].message.generation_id == generation]
 
     def leave(self) -> None:
         self.inside -= 1
@@ -133,9 +136,11 @@ class Folder:
         then write the states. One wait per batch, whatever its partitions:
         their locks are taken in partition order, so two agents never wait on
         each other in a cycle."""
-        if not self.gate.enter([item[3] for item in items]):
+        admitted = self.gate.enter(items)
+        if admitted is None:
             await delivered(outbox)  # what was sent before: a failed write still stops the worker
             return
+        items = admitted
         try:
             by_partition: defaultdict[int, list[Item]] = defaultdict(list)
             for item in items:
