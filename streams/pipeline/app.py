@@ -125,10 +125,22 @@ def create_app(config: WorkerConfig) -> faust.App:
         async def flush_outputs(_app: Any, /, *_: Any, signal: Any, **__: Any) -> None:
             output.close()
 
-    async def on_start() -> None:
+    guarded: list[bool] = []
+
+    def guard_consumer() -> None:
+        """Faust's consumer with the hand-off and ack fixes (`drain`, `acks`).
+        Installed at the first revoke, which Faust signals before it joins the
+        group: an app task would start only after the first recovery and seek,
+        too late for both."""
+        if guarded:
+            return
+        guarded.append(True)
         drain.install(app.consumer)
         drain.SeekGuard(app.consumer).install()
         StaleAcks(app, metrics).install()
+
+    async def on_start() -> None:
+        guard_consumer()
         if output is not None:
             await output.warm([*sinks, changelog(config.state_version)])
 
@@ -139,7 +151,8 @@ def create_app(config: WorkerConfig) -> faust.App:
     folder = Folder(states, metrics, Gate(app), changelog_outbox)
 
     @app.on_partitions_revoked.connect
-    async def folds_written(_app: Any, /, *_: Any, **__: Any) -> None:
+    async def on_revoked(_app: Any, /, *_: Any, **__: Any) -> None:
+        guard_consumer()
         await folder.gate.drained()  # before the table is recovered (folding.Gate)
 
     for provider in providers.names():
