@@ -51,14 +51,6 @@ def seed() -> int:
     return int(os.environ.get("DLR_RELIABILITY_SEED") or time.time_ns() % 1_000_000)
 
 
-KNOWN_GAP = (
-    "known bug, open on the reliability issue: after kill -9 a few intermediate status changes are missing, "
-    "carry another `previous`, or were reached only live (5 to 48 of about 46,000 per run), and in 1 CI run "
-    "of the last 3 the final states of 23 of 19,984 messages were missing or behind (states are exact in "
-    "the others); in one earlier CI run, 3 raw partitions were never processed after the kills"
-)
-
-
 @pytest.mark.timeout(600)
 def test_kill_9_mid_stream_loses_nothing(broker: EmbeddedBroker, workers: Workers,
                                           report: Callable[[str], None], tmp_path: Path) -> None:
@@ -119,14 +111,10 @@ def test_kill_9_mid_stream_loses_nothing(broker: EmbeddedBroker, workers: Worker
 
     assert len(kills) >= KILLS
     assert all(behind > 0 for _, _, behind in kills), f"a kill landed after the stream was through: {moments}"
-    # What holds, strictly: no state for a message that was never sent, no
-    # dead letter, the CLI's fold agrees. Lost or wrong states and
-    # intermediate changes are the known gap below, reported with figures.
-    assert verdict.extra_states == [], verdict.explain()
+    assert not left, f"partitions left unprocessed: {left}"
+    assert verdict.clean, verdict.explain()  # every state, every change; duplicates only as exact copies
     assert verdict.dead_letters == 0
     assert cli_differ == 0
-    if not verdict.clean or left:  # the known gaps: reported, and a pass once fixed
-        pytest.xfail(f"{KNOWN_GAP}: {verdict.figures()}; partitions left unprocessed: {left}")
 
 
 @pytest.mark.timeout(180)
