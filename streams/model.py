@@ -164,12 +164,12 @@ def error_fields(
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_NAIVE_EPOCH = _EPOCH.replace(tzinfo=None)
 
 
 def micros(when: dt.datetime) -> int:
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    delta = when - _EPOCH
+    """A naive time is taken as UTC (subtracting a naive epoch: no replace())."""
+    delta = when - (_NAIVE_EPOCH if when.tzinfo is None else _EPOCH)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
