@@ -8,7 +8,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import parse_qsl, unquote_plus
+from urllib.parse import parse_qsl, unquote_plus, unquote_to_bytes
 
 from streams.model import ReceiptError, micros
 
@@ -83,7 +83,7 @@ def query(body: str) -> dict[str, str]:
         if not sep:
             break
         if "%" in piece or "+" in piece:
-            name, value = unquote_plus(name, errors="replace"), unquote_plus(value, errors="replace")
+            name, value = _unquote_plus(name), _unquote_plus(value)
         fast[name] = value
     else:
         if len(fast) == body.count("&") + 1:
@@ -93,6 +93,15 @@ def query(body: str) -> dict[str, str]:
     except ValueError as exc:
         raise ReceiptError(f"invalid query string: {clip(str(exc))}") from None
     return dict(pairs)
+
+
+def _unquote_plus(text: str) -> str:
+    """unquote_plus(text, errors="replace"). For an ASCII text (query strings
+    are) that is one unquote_to_bytes and one decode: the same steps without
+    its regex split into ASCII and non-ASCII runs, at half the cost."""
+    if text.isascii():
+        return unquote_to_bytes(text.replace("+", " ")).decode("utf-8", "replace")
+    return unquote_plus(text, errors="replace")
 
 
 def field_text(fields: dict[str, Any], name: str, *, required: bool = True) -> str | None:
