@@ -33,8 +33,22 @@ from streams.pipeline.metrics import Metrics
 log = logging.getLogger("dlr.worker")
 
 
+class Done:
+    """What the body of a batch says of it: `withhold()` when it was not
+    processed (the gate kept it out during a rebalance), so that none of its
+    records is acked, whenever the ack comes."""
+
+    __slots__ = ("withheld",)
+
+    def __init__(self) -> None:
+        self.withheld = False
+
+    def withhold(self) -> None:
+        self.withheld = True
+
+
 @contextlib.contextmanager
-def acked_when_done(events: Sequence[faust.EventT[bytes]]) -> Iterator[None]:
+def acked_when_done(events: Sequence[faust.EventT[bytes]]) -> Iterator[Done]:
     """Let Faust ack a batch only once its body has finished.
 
     `take_events` acks every event of a batch in a `finally`, and a stopping
@@ -45,11 +59,15 @@ def acked_when_done(events: Sequence[faust.EventT[bytes]]) -> Iterator[None]:
     acked at the stop with no state written, the new owner starting after
     them). Each message holds one more reference while the body runs; the
     `finally` then only drops Faust's own, and a body that raises or is
-    cancelled keeps its messages unacked: they are read again."""
+    cancelled keeps its messages unacked: they are read again, as are those
+    of a body that withheld them (`Done.withhold`)."""
     messages = [event.message for event in events]
     for message in messages:
         message.incref()
-    yield  # not in a `finally`: a body that does not finish leaves the reference
+    done = Done()
+    yield done  # not in a `finally`: a body that does not finish leaves the reference
+    if done.withheld:
+        return
     for message in messages:
         message.decref()
 

@@ -161,8 +161,9 @@ def create_app(config: WorkerConfig) -> faust.App:
     @app.agent(sinks[REPARTITION], name="fold")
     async def fold_repartitioned(stream: faust.StreamT[bytes]) -> None:
         async for events in batches(stream):
-            with acked_when_done(events):
-                await folder.fold([(cast(bytes, e.key), None, e.value, e) for e in events], outbox())
+            with acked_when_done(events) as done:
+                if not await folder.fold([(cast(bytes, e.key), None, e.value, e) for e in events], outbox()):
+                    done.withhold()
 
     return app
 
@@ -173,7 +174,7 @@ def _normalize_agent(app: faust.App, provider: str, options: providers.Options,
 
     async def normalize(stream: faust.StreamT[bytes]) -> None:
         async for events in batches(stream):
-            with acked_when_done(events):
+            with acked_when_done(events) as done:
                 out_box = outbox()
                 here: list[Item] = []
                 for event in events:
@@ -192,7 +193,8 @@ def _normalize_agent(app: faust.App, provider: str, options: providers.Options,
                         await out_box.send(REPARTITION, out.key, out.value)
                 # Folds, then waits for every output of the batch (the receipts
                 # above too) before the states are written and Faust acks the batch.
-                await folder.fold(here, out_box)
+                if not await folder.fold(here, out_box):
+                    done.withhold()
 
     app.agent(topic, name=f"normalize-{provider}")(normalize)
 

@@ -82,8 +82,9 @@ class Gate:
     half recovered, or had a newer state overwritten by an older changelog
     record: intermediate changes went out with a wrong `previous`, and the
     next fold started from a state behind the changelog (kill -9 test: 5 to
-    48 changes of 46,000 per run). A batch kept out is not acked
-    (streams.pipeline.acks) and is read again after the rebalance."""
+    48 changes of 46,000 per run). A batch kept out is never acked, even
+    once the flow runs again in the same generation (`acks.Done.withhold`),
+    and is read again from the committed offset after the rebalance."""
 
     def __init__(self, app: faust.App) -> None:
         self.app = app
@@ -130,16 +131,17 @@ class Folder:
         self.changelog_topic = states.changelog_topic.get_topic_name()
         self.locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
-    async def fold(self, items: list[Item], outbox: Outbox) -> None:
+    async def fold(self, items: list[Item], outbox: Outbox) -> bool:
         """Fold `items`, send their outputs into `outbox`, wait until all of
         the outbox is delivered (what the caller sent into it before, too),
         then write the states. One wait per batch, whatever its partitions:
         their locks are taken in partition order, so two agents never wait on
-        each other in a cycle."""
+        each other in a cycle. False: the gate kept the batch out, and the
+        caller must withhold its acks (`acks.Done.withhold`)."""
         admitted = self.gate.enter(items)
         if admitted is None:
             await delivered(outbox)  # what was sent before: a failed write still stops the worker
-            return
+            return False  # not folded: the caller must not let Faust ack the batch
         items = admitted
         try:
             by_partition: defaultdict[int, list[Item]] = defaultdict(list)
@@ -153,6 +155,7 @@ class Folder:
                 await self._write(changed)
         finally:
             self.gate.leave()
+        return True
 
     async def _fold_all(self, by_partition: dict[int, list[Item]], outbox: Outbox) -> Changed:
         changed: Changed = {}

@@ -121,3 +121,15 @@ def test_the_gate_keeps_folds_out_of_a_rebalance_and_the_rebalance_waits_for_fol
         return seen
 
     assert asyncio.run(scenario()) == ["states written", "recovery may start"]
+
+
+def test_a_batch_the_gate_kept_out_is_never_acked() -> None:
+    """Its acks come after the body, maybe once the flow runs again in the
+    same generation: withheld, they never reach the consumer."""
+    app, consumer, _ = world()
+    batch = [SimpleNamespace(message=message(o, generation=7)) for o in (5, 6)]
+    with acked_when_done(batch) as done:  # type: ignore[arg-type]
+        done.withhold()
+    for e in batch:  # take_events' finally, with the flow active again
+        e.message.ack(app.consumer)
+    assert consumer.acked == []
