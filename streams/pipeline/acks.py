@@ -16,7 +16,7 @@ folded, and both are closed here:
   next commit moves past records the new owner has not read yet. In the
   kill -9 test, where every restart meets a second rebalance seconds later,
   that lost the states of 440 of 20,000 messages in a run
-  (`refuse_stale_acks`).
+  (`StaleAcks`).
 """
 
 from __future__ import annotations

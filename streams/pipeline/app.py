@@ -125,16 +125,17 @@ def create_app(config: WorkerConfig) -> faust.App:
         async def flush_outputs(_app: Any, /, *_: Any, signal: Any, **__: Any) -> None:
             output.close()
 
-    guarded: list[bool] = []
+    guarded = False
 
     def guard_consumer() -> None:
         """Faust's consumer with the hand-off and ack fixes (`drain`, `acks`).
         Installed at the first revoke, which Faust signals before it joins the
         group: an app task would start only after the first recovery and seek,
         too late for both."""
+        nonlocal guarded
         if guarded:
             return
-        guarded.append(True)
+        guarded = True
         drain.install(app.consumer)
         drain.SeekGuard(app.consumer).install()
         StaleAcks(app, metrics).install()
