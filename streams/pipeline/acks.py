@@ -17,6 +17,10 @@ folded, and both are closed here:
   kill -9 test, where every restart meets a second rebalance seconds later,
   that lost the states of 440 of 20,000 messages in a run
   (`StaleAcks`).
+
+And whatever else drops a fetched record, no commit goes past it: every ack
+goes to the `OffsetLedger`, and `CommitCap` holds each commit to what the
+ledger vouches for.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import Any
 
 import faust
 
+from streams.pipeline.ledger import OffsetLedger
 from streams.pipeline.metrics import Metrics
 
 log = logging.getLogger("dlr.worker")
@@ -35,16 +40,21 @@ log = logging.getLogger("dlr.worker")
 
 class Done:
     """What the body of a batch says of it: `withhold()` when it was not
-    processed (the gate kept it out during a rebalance), so that none of its
+    processed (the gate kept it out during a rebalance), `keep_out(message)`
+    for a record it left out (`OffsetLedger.admit`), so that none of those
     records is acked, whenever the ack comes."""
 
-    __slots__ = ("withheld",)
+    __slots__ = ("kept_out", "withheld")
 
     def __init__(self) -> None:
         self.withheld = False
+        self.kept_out: list[Any] = []
 
     def withhold(self) -> None:
         self.withheld = True
+
+    def keep_out(self, message: Any) -> None:
+        self.kept_out.append(message)
 
 
 @contextlib.contextmanager
@@ -60,7 +70,7 @@ def acked_when_done(events: Sequence[faust.EventT[bytes]]) -> Iterator[Done]:
     them). Each message holds one more reference while the body runs; the
     `finally` then only drops Faust's own, and a body that raises or is
     cancelled keeps its messages unacked: they are read again, as are those
-    of a body that withheld them (`Done.withhold`)."""
+    of a body that withheld them or kept them out (`Done`)."""
     messages = [event.message for event in events]
     for message in messages:
         message.incref()
@@ -68,6 +78,9 @@ def acked_when_done(events: Sequence[faust.EventT[bytes]]) -> Iterator[Done]:
     yield done  # not in a `finally`: a body that does not finish leaves the reference
     if done.withheld:
         return
+    if done.kept_out:
+        kept_out = {id(message) for message in done.kept_out}
+        messages = [message for message in messages if id(message) not in kept_out]
     for message in messages:
         message.decref()
 
@@ -79,9 +92,12 @@ class StaleAcks:
     re-read, whose outputs repeat with the same ids (counted in
     `metrics.rereads`)."""
 
-    def __init__(self, app: faust.App, metrics: Metrics) -> None:
+    def __init__(self, app: faust.App, metrics: Metrics, ledger: OffsetLedger[Any] | None = None,
+                 topics: frozenset[str] = frozenset()) -> None:
         self.app = app
         self.metrics = metrics
+        self.ledger = ledger
+        self.topics = topics
         self.logged_generation = -1
         self._ack = app.consumer.ack
 
@@ -98,4 +114,49 @@ class StaleAcks:
                          app.consumer_generation_id)
             self.metrics.rereads += 1
             return False
+        if self.ledger is not None and message.topic in self.topics:
+            # even when Faust's own bookkeeping has the offset already (a record read again)
+            self.ledger.acked(message.tp, message.offset)
         return bool(self._ack(message))
+
+
+class CommitCap:
+    """Holds every offset commit of the consumer to what the ledger vouches
+    for: processed, or shown by the fetcher to hold no record. Faust would
+    commit past records it fetched and dropped (module docstring of
+    `streams.pipeline.ledger`); capped, they are read again instead."""
+
+    def __init__(self, consumer: Any, ledger: OffsetLedger[Any], topics: frozenset[str]) -> None:
+        self.consumer = consumer
+        self.ledger = ledger
+        self.topics = topics
+        self.held: set[Any] = set()  # partitions whose commit is held back, logged once each
+        self._commit_offsets = consumer._commit_offsets
+
+    def install(self) -> None:
+        self.consumer._commit_offsets = self.commit_offsets
+
+    async def commit_offsets(self, offsets: Any, start_new_transaction: bool = True) -> bool:
+        ledger, topics = self.ledger, self.topics
+        capped = {}
+        for tp, offset in offsets.items():
+            if tp.topic not in topics:
+                capped[tp] = offset
+                continue
+            allowed = ledger.cap(tp, offset)
+            if allowed is not None:
+                capped[tp] = allowed
+            if allowed != offset and tp not in self.held:
+                self.held.add(tp)
+                log.info("dlr worker: commit of %s[%d] held at %s (asked %d): records below are not processed yet",
+                         tp.topic, tp.partition, allowed, offset)
+            elif allowed == offset:
+                self.held.discard(tp)
+        if not capped:
+            return False
+        done = bool(await self._commit_offsets(capped, start_new_transaction=start_new_transaction))
+        if done:
+            for tp, offset in capped.items():
+                if tp.topic in topics:
+                    ledger.committed(tp, offset)
+        return done

@@ -16,8 +16,9 @@ import faust
 
 from streams import providers, settings
 from streams.pipeline import drain, steps
-from streams.pipeline.acks import StaleAcks, acked_when_done
+from streams.pipeline.acks import CommitCap, Done, StaleAcks, acked_when_done
 from streams.pipeline.folding import Folder, Gate, Item
+from streams.pipeline.ledger import OffsetLedger
 from streams.pipeline.metrics import Metrics
 from streams.pipeline.output import Batch, FaustOutbox, Outbox, Output
 from streams.topics import (
@@ -126,19 +127,22 @@ def create_app(config: WorkerConfig) -> faust.App:
             output.close()
 
     guarded = False
+    ledger: OffsetLedger[Any] = OffsetLedger()
+    sources = frozenset([*(raw_topic(provider) for provider in providers.names()), REPARTITION])
 
     def guard_consumer() -> None:
-        """Faust's consumer with the hand-off and ack fixes (`drain`, `acks`).
-        Installed at the first revoke, which Faust signals before it joins the
-        group: an app task would start only after the first recovery and seek,
-        too late for both."""
+        """Faust's consumer with the hand-off, ack and commit fixes (`drain`,
+        `acks`, `ledger`). Installed at the first revoke, which Faust signals
+        before it joins the group: an app task would start only after the
+        first recovery and seek, too late for all of them."""
         nonlocal guarded
         if guarded:
             return
         guarded = True
         drain.install(app.consumer)
-        drain.SeekGuard(app.consumer).install()
-        StaleAcks(app, metrics).install()
+        drain.SeekGuard(app.consumer, ledger, sources, metrics).install()
+        StaleAcks(app, metrics, ledger, sources).install()
+        CommitCap(app.consumer, ledger, sources).install()
 
     async def on_start() -> None:
         guard_consumer()
@@ -151,26 +155,47 @@ def create_app(config: WorkerConfig) -> faust.App:
                        key_type=bytes, value_type=bytes)
     folder = Folder(states, metrics, Gate(app), changelog_outbox)
 
+    def admitted(events: Sequence[faust.EventT[bytes]], done: Done) -> list[faust.EventT[bytes]]:
+        """The events of a batch to process now: of the current generation,
+        and each the next of its partition (`OffsetLedger.admit`). The rest
+        are kept out, never acked, and read again in order."""
+        generation = app.consumer_generation_id
+        expect: dict[Any, int] = {}
+        admit = ledger.admit
+        now = []
+        for event in events:
+            message = event.message
+            if message.generation_id == generation and admit(message.tp, message.offset, expect):
+                now.append(event)
+            else:
+                done.keep_out(message)
+        return now
+
     @app.on_partitions_revoked.connect
     async def on_revoked(_app: Any, /, *_: Any, **__: Any) -> None:
         guard_consumer()
+        ledger.forget()  # vouches again from the committed offsets the next seek finds
         await folder.gate.drained()  # before the table is recovered (folding.Gate)
 
     for provider in providers.names():
-        _normalize_agent(app, provider, options, outbox, folder, metrics, config.partitions)
+        _normalize_agent(app, provider, options, outbox, folder, metrics, config.partitions, admitted)
 
     @app.agent(sinks[REPARTITION], name="fold")
     async def fold_repartitioned(stream: faust.StreamT[bytes]) -> None:
         async for events in batches(stream):
             with acked_when_done(events) as done:
-                if not await folder.fold([(cast(bytes, e.key), None, e.value, e) for e in events], outbox()):
+                items: list[Item] = [(cast(bytes, e.key), None, e.value, e) for e in admitted(events, done)]
+                if not await folder.fold(items, outbox()):
                     done.withhold()
 
     return app
 
 
-def _normalize_agent(app: faust.App, provider: str, options: providers.Options,
-                     outbox: Callable[[], Outbox], folder: Folder, metrics: Metrics, partitions: int) -> None:
+Admission = Callable[[Sequence[faust.EventT[bytes]], Done], list[faust.EventT[bytes]]]
+
+
+def _normalize_agent(app: faust.App, provider: str, options: providers.Options, outbox: Callable[[], Outbox],
+                     folder: Folder, metrics: Metrics, partitions: int, admitted: Admission) -> None:
     topic = app.topic(raw_topic(provider), partitions=partitions, **RAW)
 
     async def normalize(stream: faust.StreamT[bytes]) -> None:
@@ -178,7 +203,7 @@ def _normalize_agent(app: faust.App, provider: str, options: providers.Options,
             with acked_when_done(events) as done:
                 out_box = outbox()
                 here: list[Item] = []
-                for event in events:
+                for event in admitted(events, done):
                     result = steps.normalize_receipt(provider, event.value, steps.source_of(event), options)
                     out = result.out
                     await out_box.send(out.topic, out.key, out.value)  # the canonical receipt, or a dead letter

@@ -18,10 +18,14 @@ from __future__ import annotations
 
 import inspect
 import logging
+import time
 from collections.abc import Coroutine, Generator, Iterable, Iterator
 from typing import Any
 
 from mode.services import WaitResults
+
+from streams.pipeline.ledger import OffsetLedger
+from streams.pipeline.metrics import Metrics
 
 log = logging.getLogger("dlr.worker")
 
@@ -94,8 +98,12 @@ class SeekGuard:
     overlapped a seek is dropped and the seek done again, as Faust does
     itself for a batch fetched while the flow is stopped."""
 
-    def __init__(self, consumer: Any) -> None:
+    def __init__(self, consumer: Any, ledger: OffsetLedger[Any] | None = None,
+                 topics: frozenset[str] = frozenset(), metrics: Metrics | None = None) -> None:
         self.consumer = consumer
+        self.ledger = ledger  # told every seek and fetch of `topics`; reads passed-over records again
+        self.topics = topics
+        self.metrics = metrics
         self.seeks = 0  # moves at the start and at the end of every seek
         self.running = 0  # seeks under way (a rebalance's and one of ours may overlap)
         self.read_offsets: dict[Any, Any] = {}
@@ -112,11 +120,35 @@ class SeekGuard:
         try:
             await self._perform_seek()
             self.read_offsets = dict(self.consumer._read_offset)
+            if self.ledger is not None:
+                await self._restart_ledger()
         finally:
             self.running -= 1
             self.seeks += 1
 
+    async def _restart_ledger(self) -> None:
+        """Every tracked partition is read again from its committed offset:
+        the ledger starts there. One with no committed offset starts at its
+        earliest (where the reset policy puts the fetcher)."""
+        ledger = self.ledger
+        assert ledger is not None
+        fresh = []
+        for tp in self.consumer.assignment():
+            if tp.topic in self.topics:
+                committed = self.read_offsets.get(tp)
+                ledger.sought(tp, committed)
+                if committed is None:
+                    fresh.append(tp)
+        if fresh:
+            try:
+                for tp, offset in (await self.consumer.earliest_offsets(*fresh)).items():
+                    ledger.starts_at(tp, offset)
+            except Exception as exc:  # then the first fetched record is the start, as Faust has it
+                log.warning("dlr worker: could not read the earliest offsets of %d partitions: %r", len(fresh), exc)
+
     async def wait_next_records(self, timeout: float) -> tuple[Any, Any]:
+        if self.ledger is not None and not self.running and self.consumer.flow_active:
+            await self._reread_passed_over()
         seeks, seeking = self.seeks, self.running
         records, active = await self._wait_next_records(timeout)
         if not records:
@@ -127,7 +159,41 @@ class SeekGuard:
             except Exception as exc:  # mid-rebalance: its own seek follows
                 log.warning("dlr worker: seek after a batch fetched across a seek failed: %r", exc)
             return {}, active
+        ledger, topics = self.ledger, self.topics
+        if ledger is not None:
+            for tp, messages in records.items():
+                if tp.topic in topics:
+                    ledger.fetched(tp, [message.offset for message in messages])
         return {tp: self._until_seek(messages, seeks) for tp, messages in records.items()}, active
+
+    async def _reread_passed_over(self) -> None:
+        """Seek a partition back to the first record it has not processed,
+        when records after it were kept out or processed
+        (`OffsetLedger.stuck`). Done here, between two fetched batches, so
+        that no batch is cut short by it."""
+        ledger = self.ledger
+        assert ledger is not None
+        now = time.monotonic()
+        stuck = list(ledger.stuck(now))
+        if not stuck:
+            return
+        self.seeks += 1
+        self.running += 1
+        try:
+            for tp, start, above in stuck:
+                log.warning("dlr worker: %s[%d] offset %d and on were skipped on the way to the fold "
+                            "(next seen: %d); reading them again", tp.topic, tp.partition, start, above)
+                if self.metrics is not None:
+                    self.metrics.passed_over += 1
+                offset = ledger.reread(tp, now)
+                if offset is not None:
+                    await self.consumer.seek(tp, offset)
+                    self.read_offsets[tp] = offset
+        except Exception as exc:  # a rebalance came: its own seek reads them again
+            log.warning("dlr worker: seek to read skipped records again failed: %r", exc)
+        finally:
+            self.running -= 1
+            self.seeks += 1
 
     def _until_seek(self, messages: Iterable[Any], seeks: int) -> Iterator[Any]:
         for message in messages:

@@ -56,6 +56,7 @@ class Metrics:
         self.webhook_requests: Counter[tuple[str, int]] = Counter()  # (provider, HTTP status)
         self.webhook_latency: dict[str, Histogram] = {}
         self.rereads = 0  # raw records left unacked because a rebalance overtook them (streams.pipeline.acks)
+        self.passed_over = 0  # times a partition was read again: records fetched but never processed (ledger)
 
     def normalized(self, provider: str, dead: bool, receipt: Receipt | None = None) -> None:
         """One raw record read; `receipt`: what it normalized into, counted by
@@ -112,6 +113,9 @@ class Metrics:
         family("dlr_rebalance_rereads_total", "counter",
                "Records fetched before a rebalance and left unacked: read again, outputs repeated with the same ids.",
                [("dlr_rebalance_rereads_total", (), self.rereads)])
+        family("dlr_passed_over_rereads_total", "counter",
+               "Times a partition was read again because records were fetched and never processed.",
+               [("dlr_passed_over_rereads_total", (), self.passed_over)])
         family("dlr_webhook_requests_total", "counter", "Webhook requests answered, by provider and HTTP status.",
                (("dlr_webhook_requests_total", (("provider", p), ("code", str(c))), n)
                 for (p, c), n in sorted(self.webhook_requests.items())))
