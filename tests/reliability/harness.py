@@ -497,6 +497,11 @@ def cli_fold_states(items: Iterable[Raw], workdir: Path) -> dict[str, dict[str, 
     return states
 
 
+# the worker's warning when it reads a partition again from a record skipped on
+# the way to the fold (streams.pipeline.drain.SeekGuard)
+PASSED_OVER = "were skipped on the way to the fold"
+
+
 def log_count(worker_logs: Iterable[str], needle: str) -> int:
     return sum(text.count(needle) for text in worker_logs)
 

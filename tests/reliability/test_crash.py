@@ -24,12 +24,14 @@ from streams.records import to_json
 from streams.topics import CHANGELOG
 from tests.reliability.conftest import Workers
 from tests.reliability.harness import (
+    PASSED_OVER,
     SESSION_TIMEOUT,
     Feeder,
     cli_fold_states,
     generated,
     input_topics,
     lag,
+    log_count,
     member_ids,
     offline,
     settled_verify,
@@ -51,11 +53,6 @@ def seed() -> int:
     return int(os.environ.get("DLR_RELIABILITY_SEED") or time.time_ns() % 1_000_000)
 
 
-KNOWN_GAP = (
-    "known bug, open on the reliability issue: a restarted worker whose member id is dropped seconds after "
-    "it joined (a second rebalance) lost the states of 2,473 of 20,042 messages in 1 clean-clone CI run; "
-    "the 7 runs before it with the rebalance fixes were exact"
-)
 
 
 @pytest.mark.timeout(600)
@@ -115,6 +112,8 @@ def test_kill_9_mid_stream_loses_nothing(broker: EmbeddedBroker, workers: Worker
     back = ", ".join(f"{r:.0f}s" for r in resumed)
     report(f"crash: kills at {moments}; back to work after {back} "
            f"(dead sessions expired by the test after {SESSION_TIMEOUT:.0f}s)")
+    report(f"crash: partitions read again from a record skipped on the way to the fold: "
+           f"{log_count([worker.log_path.read_text(errors='replace')], PASSED_OVER)}")
 
     assert len(kills) >= KILLS
     assert all(behind > 0 for _, _, behind in kills), f"a kill landed after the stream was through: {moments}"
@@ -122,8 +121,7 @@ def test_kill_9_mid_stream_loses_nothing(broker: EmbeddedBroker, workers: Worker
     assert verdict.extra_states == [], verdict.explain()
     assert verdict.dead_letters == 0
     assert cli_differ == 0
-    if not verdict.clean:  # every state, every change, duplicates only as exact copies: reported until fixed
-        pytest.xfail(f"{KNOWN_GAP}: {verdict.explain()}")
+    assert verdict.clean, verdict.explain()  # every state, every change, duplicates only as exact copies
 
 
 @pytest.mark.timeout(180)
