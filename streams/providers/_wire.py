@@ -95,13 +95,30 @@ def query(body: str) -> dict[str, str]:
     return dict(pairs)
 
 
+# Every escape whose byte is ASCII, in either case of hex digit ("%3a" and "%3A").
+_ASCII_ESCAPES: dict[str, str] = {
+    f"{high}{low}": chr(int(f"{high}{low}", 16)) for high in "01234567" for low in "0123456789ABCDEFabcdef"
+}
+
+
 def _unquote_plus(text: str) -> str:
     """unquote_plus(text, errors="replace"). For an ASCII text (query strings
     are) that is one unquote_to_bytes and one decode: the same steps without
-    its regex split into ASCII and non-ASCII runs, at half the cost."""
-    if text.isascii():
-        return unquote_to_bytes(text.replace("+", " ")).decode("utf-8", "replace")
-    return unquote_plus(text, errors="replace")
+    its regex split into ASCII and non-ASCII runs, at half the cost. When
+    every escape is of an ASCII byte (a time's "%3A"), the bytes are that text,
+    so the escapes are replaced in the str without the round trip through bytes."""
+    if not text.isascii():
+        return unquote_plus(text, errors="replace")
+    text = text.replace("+", " ")
+    if "%" not in text:
+        return text
+    parts = text.split("%")
+    for i in range(1, len(parts)):
+        char = _ASCII_ESCAPES.get(parts[i][:2])
+        if char is None:  # a byte >= 0x80 (UTF-8, or replaced) or no escape at all
+            return unquote_to_bytes(text).decode("utf-8", "replace")
+        parts[i] = char + parts[i][2:]
+    return "".join(parts)
 
 
 def field_text(fields: dict[str, Any], name: str, *, required: bool = True) -> str | None:
@@ -149,7 +166,7 @@ def _sliced(value: str, fmt: str) -> dt.datetime | None:
     match = layout.fullmatch(value) if layout is not None else None
     if match is None:
         return None
-    numbers = [int(p) for p in match.groups()]
+    numbers = list(map(int, match.groups()))
     if fmt[1] == "y":  # strptime's pivot: 69-99 are 19xx, 00-68 are 20xx
         numbers[0] += 1900 if numbers[0] >= 69 else 2000
     year, month, day, hour, minute = numbers[:5]
