@@ -82,8 +82,10 @@ def query(body: str) -> dict[str, str]:
         name, sep, value = piece.partition("=")
         if not sep:
             break
-        if "%" in piece or "+" in piece:
-            name, value = _unquote_plus(name), _unquote_plus(value)
+        if "%" in piece or "+" in piece:  # in a value mostly (a time's "+" and "%3A")
+            if "%" in name or "+" in name:
+                name = _unquote_plus(name)
+            value = _unquote_plus(value)
         fast[name] = value
     else:
         if len(fast) == body.count("&") + 1:
@@ -129,6 +131,10 @@ def field_text(fields: dict[str, Any], name: str, *, required: bool = True) -> s
         stripped = value.strip()
         if stripped:
             return stripped
+        # Blank: "desc=" and the like arrive on every receipt of some providers.
+        if required:
+            raise ReceiptError(f"missing field {name!r}")
+        return None
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
             raise ReceiptError(f"missing field {name!r}")
@@ -154,6 +160,8 @@ def unix_seconds(value: str) -> int:
 # with one regular expression each ([0-9]: ASCII digits only, as strptime).
 # Groups: Y or y, m, d, H, M and S when there is one.
 _TWO = "([0-9]{2})"
+# The two-digit groups are read by table: a dict lookup costs less than int().
+_TWO_DIGITS: dict[str, int] = {f"{n:02d}": n for n in range(100)}
 _LAYOUTS: dict[str, re.Pattern[str]] = {
     "%y%m%d%H%M": re.compile(_TWO * 5),
     "%y%m%d%H%M%S": re.compile(_TWO * 6),
@@ -166,12 +174,14 @@ def _sliced(value: str, fmt: str) -> dt.datetime | None:
     match = layout.fullmatch(value) if layout is not None else None
     if match is None:
         return None
-    numbers = list(map(int, match.groups()))
+    groups = match.groups()
+    year = int(groups[0])
     if fmt[1] == "y":  # strptime's pivot: 69-99 are 19xx, 00-68 are 20xx
-        numbers[0] += 1900 if numbers[0] >= 69 else 2000
-    year, month, day, hour, minute = numbers[:5]
+        year += 1900 if year >= 69 else 2000
+    two = _TWO_DIGITS  # indexed in place: unpacking into names costs as much as the lookups
     try:
-        return dt.datetime(year, month, day, hour, minute, numbers[5] if len(numbers) > 5 else 0)
+        return dt.datetime(year, two[groups[1]], two[groups[2]], two[groups[3]], two[groups[4]],
+                           two[groups[5]] if len(groups) > 5 else 0)
     except ValueError:
         return None
 
