@@ -123,6 +123,9 @@ ACK_LEVELS: dict[str, str | None] = {
 
 _LOCAL_TIME = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f")
 _HAS_OFFSET = re.compile(r"(Z|[+-][0-9]{2}:?[0-9]{2})$")
+# A match is at most 6 characters and a newline before the end: searching only
+# the tail finds the same ones, without trying the pattern at every position.
+_OFFSET_TAIL = 7
 
 
 def parse(payload: bytes, options: Options) -> Receipt:
@@ -140,7 +143,7 @@ def parse(payload: bytes, options: Options) -> Receipt:
     if verdict in ("ok", "ko"):
         word, reason, decided_by = _ok_ko(verdict, desc, level)
     else:
-        word, reason = _state(status_text)
+        word, reason = _state(verdict)
         decided_by = None
         if word == "not sent" and reason is None and desc is not None:
             reason = _fold(desc)
@@ -180,7 +183,7 @@ def _ok_ko(verdict: str, desc: str | None, level: str | None) -> tuple[str, str 
         if word is None:
             raise ReceiptError(f"{NAME} status 'ok' with acklevel {level!r}")
         return word, None, level
-    word, reason = _state(desc)
+    word, reason = _state(_fold(desc))
     if word not in STATES:
         raise ReceiptError(f"unknown {NAME} desc {desc!r}")
     if (verdict == "ko") != (word == "not sent" or word in FAILURES):
@@ -188,11 +191,10 @@ def _ok_ko(verdict: str, desc: str | None, level: str | None) -> tuple[str, str 
     return word, reason, desc
 
 
-def _state(text: str) -> tuple[str, str | None]:
-    """(state word, Not sent reason) of a text that names a state or a reason:
+def _state(said: str) -> tuple[str, str | None]:
+    """(state word, Not sent reason) of a folded text that names a state or a reason:
     LabsMobile's FAQ (labsmobile.com/ca/faqs/historic-i-estat-dels-missatges) lists
     Duplicate among the states, where seed 002 files it under Not sent."""
-    said = _fold(text)
     if said in NOT_SENT_REASONS:
         return "not sent", said
     return said, None
@@ -204,6 +206,6 @@ def _fold(word: str) -> str:
 
 
 def _event_time(raw: str, options: Options) -> int:
-    if _HAS_OFFSET.search(raw):
+    if _HAS_OFFSET.search(raw, max(len(raw) - _OFFSET_TAIL, 0)):
         return _wire.iso_time(raw, options.zone(NAME))
     return _wire.local_time(raw, _LOCAL_TIME, options.zone(NAME))
