@@ -128,8 +128,12 @@ class SeekGuard:
 
     async def _restart_ledger(self) -> None:
         """Every tracked partition is read again from its committed offset:
-        the ledger starts there. One with no committed offset starts at its
-        earliest (where the reset policy puts the fetcher)."""
+        the ledger starts there. One with no committed offset is sought to
+        its earliest: aiokafka's `seek_to_committed` leaves such a partition
+        where it was, so the records Faust fetched and dropped while the flow
+        was stopped (recovery) were never read again. That skipped the first
+        few hundred records of every partition of a worker killed before its
+        first commit."""
         ledger = self.ledger
         assert ledger is not None
         fresh = []
@@ -142,9 +146,12 @@ class SeekGuard:
         if fresh:
             try:
                 for tp, offset in (await self.consumer.earliest_offsets(*fresh)).items():
-                    ledger.starts_at(tp, offset)
-            except Exception as exc:  # then the first fetched record is the start, as Faust has it
-                log.warning("dlr worker: could not read the earliest offsets of %d partitions: %r", len(fresh), exc)
+                    ledger.sought(tp, offset)
+                    await self.consumer.seek(tp, offset)
+                    self.read_offsets[tp] = self.consumer._read_offset.get(tp)
+            except Exception as exc:  # mid-rebalance: the next seek starts them
+                log.warning("dlr worker: could not seek %d partitions with no committed offset to their "
+                            "earliest: %r", len(fresh), exc)
 
     async def wait_next_records(self, timeout: float) -> tuple[Any, Any]:
         if self.ledger is not None and not self.running and self.consumer.flow_active:

@@ -69,17 +69,12 @@ class OffsetLedger(Generic[TP]):
         """A rebalance: nothing is vouched for until the partition is sought again."""
         self.partitions.clear()
 
-    def sought(self, tp: TP, committed: int | None) -> None:
-        """The consumer was moved to the committed offset (None: there is none,
-        and the fetcher starts wherever its reset policy says). Everything
-        from there on is read again, so that is where the ledger starts."""
-        self.partitions[tp] = Partition(next=committed, committed=committed, fetch_next=committed)
-
-    def starts_at(self, tp: TP, offset: int) -> None:
-        """The first offset of a partition with no committed offset."""
-        part = self.partitions.get(tp)
-        if part is not None and part.next is None:
-            part.next = part.committed = offset  # committing it would change nothing
+    def sought(self, tp: TP, offset: int | None) -> None:
+        """The consumer was moved to `offset`, the committed one or, with none,
+        the earliest (None: unknown, the first record fetched is the start).
+        Everything from there on is read again, so that is where the ledger
+        starts."""
+        self.partitions[tp] = Partition(next=offset, committed=offset, fetch_next=offset)
 
     def reread(self, tp: TP, now: float) -> int | None:
         """Where to seek `tp` to read its skipped records again."""

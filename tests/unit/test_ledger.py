@@ -77,14 +77,13 @@ def test_unknown_partitions_are_never_committed() -> None:
     assert ledger.cap(TP, 6) is None
 
 
-def test_no_committed_offset_starts_at_the_earliest() -> None:
+def test_an_unknown_start_is_the_first_record_fetched() -> None:
     ledger: OffsetLedger[tuple[str, int]] = OffsetLedger()
-    ledger.sought(TP, None)
-    ledger.starts_at(TP, 0)
-    ledger.fetched(TP, [300, 301])  # the fetcher kept a position past records never delivered
-    ledger.acked(TP, 300)
-    ledger.acked(TP, 301)
-    assert ledger.cap(TP, 302) is None
+    ledger.sought(TP, None)  # no committed offset, and the earliest could not be read
+    assert ledger.cap(TP, 10) is None
+    ledger.fetched(TP, [7, 8])
+    ledger.acked(TP, 7)
+    assert ledger.cap(TP, 10) == 8
 
 
 History = tuple[int, list[int], list[list[int]], list[int]]
