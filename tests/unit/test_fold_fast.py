@@ -3,10 +3,13 @@ every status and charge status, records equal those their __init__ builds."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
-from streams.fold import ID_NAMESPACE, fold_all
-from streams.model import ChargeChange, ChargeStatus, Receipt, Status, StatusChange
+import pytest
+
+from streams.fold import ID_NAMESPACE, _state, _status_record, fold_all
+from streams.model import ChargeChange, ChargeStatus, MessageState, Receipt, Status, StatusChange
 
 T0 = 1_780_000_000_000_000
 
@@ -33,3 +36,19 @@ def test_every_emitted_id_is_the_uuid5_of_its_key_and_value() -> None:
             assert e.id == _uuid5(e.message_key, "charge", e.charge_status.value)
             kinds.add(e.charge_status)
     assert kinds == {*Status, *ChargeStatus}
+
+
+def _distinct_values(cls: type) -> list[object]:
+    # A different value per field, so a builder that skips or swaps one differs.
+    return [f"{cls.__name__}.{f.name}" for f in dataclasses.fields(cls)]
+
+
+def test_builders_give_what_init_gives() -> None:
+    for cls, build in ((MessageState, _state), (StatusChange, _status_record)):
+        values = _distinct_values(cls)
+        built, expected = build(*values), cls(*values)  # type: ignore[operator]
+        assert type(built) is cls
+        assert built == expected and hash(built) == hash(expected) and repr(built) == repr(expected)
+        assert all(getattr(built, f.name) == v for f, v in zip(dataclasses.fields(cls), values, strict=True))
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(built, dataclasses.fields(cls)[0].name, None)
