@@ -190,9 +190,7 @@ def _smaller(a: str | None, b: str | None) -> str | None:
 
 
 def initial(r: Receipt) -> MessageState:
-    charge = _charge_of(r)
-    # Fields in declaration order, passed positionally here and in `merge` and
-    # `_status_change`: keyword arguments cost a quarter of each record built.
+    charge = None if r.charge_status is None else _charge_of(r)
     return _state(
         r.message_key, r.provider, r.message_id,
         r.status, r.final, r.provider_status, r.event_time, r.error_code, r.error_category, r.retryable,
@@ -212,18 +210,21 @@ def merge(s: MessageState, r: Receipt) -> MessageState:
     """The state after adding receipt `r` to the set behind `s`."""
     won = r if _status_wins(r, s) else s  # the status fields all come from one side
     charge, charge_time = s.charge_status, s.charge_time
-    new_charge = _charge_of(r)
-    if new_charge is not None and (
-        charge is None or charge_time is None
-        or _charge_key(new_charge, r.event_time) > _charge_key(charge, charge_time)
-    ):
-        charge, charge_time = new_charge, r.event_time
+    # Most receipts carry no charge, reference or price: those are kept
+    # without calling the helpers that would keep them.
+    if r.charge_status is not None:
+        new_charge = _charge_of(r)
+        assert new_charge is not None
+        if (charge is None or charge_time is None
+                or _charge_key(new_charge, r.event_time) > _charge_key(charge, charge_time)):
+            charge, charge_time = new_charge, r.event_time
     return _state(
         s.message_key, s.provider, s.message_id,
         won.status, won.final, won.provider_status, won.event_time, won.error_code, won.error_category,
         won.retryable,
         charge, charge_time, s.refund_failed or r.charge_status is ChargeStatus.REFUND_FAIL,
-        _smaller(s.reference, r.reference), _higher_price(s.price, r.price),
+        s.reference if r.reference is None else _smaller(s.reference, r.reference),
+        s.price if r.price is None else _higher_price(s.price, r.price),
     )
 
 
@@ -247,22 +248,27 @@ def _changes_nothing(s: MessageState, r: Receipt) -> bool:
 
 
 def fold(state: MessageState | None, r: Receipt) -> tuple[MessageState, list[Emitted]]:
-    if state is not None and _changes_nothing(state, r):
+    if state is None:
+        new = initial(r)
+        previous = previous_charge = None
+        refund_failed_before = False
+    elif _changes_nothing(state, r):
         return state, []
-    # No `new == state` check: `_changes_nothing` is exact (a property test
-    # holds it to `merge`), so past it the state has changed.
-    new = initial(r) if state is None else merge(state, r)
-    emitted: list[Emitted] = []
-    previous = None if state is None else state.status
-    if new.status is not previous:
-        emitted.append(_status_change(new, previous))
-    previous_charge = None if state is None else state.charge_status
-    if new.charge_status is not None and new.charge_status is not previous_charge:
+    else:
+        # No `new == state` check: `_changes_nothing` is exact (a property
+        # test holds it to `merge`), so past it the state has changed.
+        new = merge(state, r)
+        previous, previous_charge = state.status, state.charge_status
+        refund_failed_before = state.refund_failed
+    emitted: list[Emitted] = [_status_change(new, previous)] if new.status is not previous else []
+    charge = new.charge_status
+    if charge is None:  # and so no refund failure either: the common case ends here
+        return new, emitted
+    if charge is not previous_charge:
         assert new.charge_time is not None
-        emitted.append(_charge_change(new, previous_charge, new.charge_status, new.charge_time, False))
-    if new.refund_failed and not (state is not None and state.refund_failed):
-        emitted.append(_charge_change(new, new.charge_status, ChargeStatus.REFUND_FAIL,
-                                      r.event_time, True))
+        emitted.append(_charge_change(new, previous_charge, charge, new.charge_time, False))
+    if new.refund_failed and not refund_failed_before:
+        emitted.append(_charge_change(new, charge, ChargeStatus.REFUND_FAIL, r.event_time, True))
     return new, emitted
 
 
