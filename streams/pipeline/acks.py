@@ -148,8 +148,8 @@ class CommitCap:
                 capped[tp] = allowed
             if allowed != offset and tp not in self.held:
                 self.held.add(tp)
-                log.info("dlr worker: commit of %s[%d] held at %s (asked %d): records below are not processed yet",
-                         tp.topic, tp.partition, allowed, offset)
+                log.info("dlr worker: commit of %s[%d] held %s (asked %d): records below are not processed yet",
+                         tp.topic, tp.partition, "back" if allowed is None else f"at {allowed}", offset)
             elif allowed == offset:
                 self.held.discard(tp)
         if not capped:

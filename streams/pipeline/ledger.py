@@ -51,7 +51,7 @@ class Partition:
     fetch_next: int | None  # where the fetcher reads next, when known
     pending: set[int] = field(default_factory=set)  # processed offsets above `next`
     absent: list[tuple[int, int]] = field(default_factory=list)  # [start, end) holding no record
-    stuck_at: int | None = None  # `next` when acks were first seen standing above it
+    stuck_at: int | None = None  # `next` when acks or fetches were first seen standing above it
     stuck_since: float = 0.0
     kept_out: int | None = None  # a record `admit` kept out, because the one at `missing` had not come
     missing: int = 0
