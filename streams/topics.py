@@ -5,6 +5,7 @@ broker auto-creation, which gives the wrong partition count)."""
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 from streams.providers import names as provider_names
@@ -63,9 +64,36 @@ def partition_for(key: bytes, partitions: int) -> int:
     """The partition Faust's producer (aiokafka's DefaultPartitioner, the Java
     client's murmur2) picks for a key: a message's receipts, state and changes
     all live on this partition number."""
-    from aiokafka.partitioner import murmur2
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
-    return int(murmur2(key) & 0x7FFFFFFF) % partitions
+
+_M = 0x5BD1E995
+_MASK = 0xFFFFFFFF
+_WORDS = [struct.Struct(f"<{n}I").unpack_from for n in range(64)]
+
+
+def murmur2(key: bytes) -> int:
+    """Kafka's murmur2 (Java `Utils.murmur2`) as an unsigned 32-bit int, equal
+    to aiokafka's. Ours reads the key four bytes at a time: the worker hashes
+    every receipt's key, and aiokafka's byte-by-byte loop cost 4% of its time."""
+    length = len(key)
+    h = 0x9747B28C ^ length
+    words = length >> 2
+    for k in (_WORDS[words] if words < 64 else struct.Struct(f"<{words}I").unpack_from)(key):
+        k = (k * _M) & _MASK
+        k = ((k ^ (k >> 24)) * _M) & _MASK
+        h = ((h * _M) & _MASK) ^ k
+    extra = length & 3
+    if extra:
+        tail = length & ~3
+        if extra == 3:
+            h ^= key[tail + 2] << 16
+        if extra >= 2:
+            h ^= key[tail + 1] << 8
+        h = ((h ^ key[tail]) * _M) & _MASK
+    h ^= h >> 13
+    h = (h * _M) & _MASK
+    return h ^ (h >> 15)
 
 
 def raw_topic(provider: str) -> str:
