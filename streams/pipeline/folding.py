@@ -1,7 +1,7 @@
 """Folding batches of receipts into the state table, in the order that keeps
-at-least-once honest: per partition, under a lock, read the states, fold,
-send every output and wait until the broker has acknowledged it, and only
-then write the states (local store and changelog).
+at-least-once honest: under the lock of each (partition, provider), read the
+states, fold, send every output and wait until the broker has acknowledged
+it, and only then write the states (local store and changelog).
 
 A crash anywhere before the state write leaves the receipts' offsets
 uncommitted: they are read again and emit again, with the same ids. A state is
@@ -69,6 +69,14 @@ def stop(why: str) -> NoReturn:
 
 
 Changed = dict[bytes, tuple[bytes, faust.EventT[bytes]]]  # key -> (new state, the event that made it)
+# A fold holds the lock of each (partition, provider) it folds messages of,
+# until their states are written: a message key is "<provider>:<id>", so a
+# provider's normalize agent and the repartition fold agent never fold one
+# message at once, while the normalize agents, each folding only its own
+# provider's messages, never wait on one another. (One lock per partition
+# made the five wait in turn, each through two broker round trips: 15-65 ms
+# per batch of five receipts at 500 receipts/s.)
+Lock = tuple[int, bytes]
 
 
 class Gate:
@@ -129,13 +137,13 @@ class Folder:
         self.metrics = metrics
         self.changelog = changelog
         self.changelog_topic = states.changelog_topic.get_topic_name()
-        self.locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.locks: defaultdict[Lock, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def fold(self, items: list[Item], outbox: Outbox) -> bool:
         """Fold `items`, send their outputs into `outbox`, wait until all of
         the outbox is delivered (what the caller sent into it before, too),
         then write the states. One wait per batch, whatever its partitions:
-        their locks are taken in partition order, so two agents never wait on
+        their locks (`Lock`) are taken in order, so two agents never wait on
         each other in a cycle. False: the gate kept the batch out, and the
         caller must withhold its acks (`acks.Done.withhold`)."""
         admitted = self.gate.enter(items)
@@ -144,23 +152,23 @@ class Folder:
             return False  # not folded: the caller must not let Faust ack the batch
         items = admitted
         try:
-            by_partition: defaultdict[int, list[Item]] = defaultdict(list)
+            by_lock: defaultdict[Lock, list[Item]] = defaultdict(list)
             for item in items:
-                by_partition[item[3].message.partition].append(item)
+                by_lock[(item[3].message.partition, item[0].partition(b":")[0])].append(item)
             async with contextlib.AsyncExitStack() as held:
-                for partition in sorted(by_partition):
-                    await held.enter_async_context(self.locks[partition])
-                changed = await self._fold_all(by_partition, outbox)
+                for lock in sorted(by_lock):
+                    await held.enter_async_context(self.locks[lock])
+                changed = await self._fold_all(by_lock, outbox)
                 await delivered(outbox)
                 await self._write(changed)
         finally:
             self.gate.leave()
         return True
 
-    async def _fold_all(self, by_partition: dict[int, list[Item]], outbox: Outbox) -> Changed:
+    async def _fold_all(self, by_lock: dict[Lock, list[Item]], outbox: Outbox) -> Changed:
         changed: Changed = {}
         try:
-            for group in by_partition.values():
+            for group in by_lock.values():
                 await self._fold(group, outbox, changed)
         except RegistryError as exc:  # a state or receipt in a schema only the registry knows, and it is down
             stop(f"schema registry: {exc}")
