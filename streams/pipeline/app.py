@@ -20,6 +20,7 @@ from streams.pipeline.acks import CommitCap, Done, StaleAcks, acked_when_done
 from streams.pipeline.folding import Folder, Gate, Item
 from streams.pipeline.ledger import OffsetLedger
 from streams.pipeline.metrics import Metrics
+from streams.pipeline.monitor import LeanMonitor
 from streams.pipeline.output import Batch, FaustOutbox, Outbox, Output
 from streams.topics import (
     APP_ID,
@@ -87,6 +88,7 @@ def create_app(config: WorkerConfig) -> faust.App:
         topic_allow_declare=False,  # topics are created by `streams.admin`, with their settings
         processing_guarantee=config.guarantee,
         autodiscover=False,
+        monitor=LeanMonitor(),
         web_enabled=True,
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=config.session_timeout,
