@@ -126,9 +126,11 @@ _BYTE = tuple(bytes((n,)) for n in range(128))
 _U64 = struct.Struct("<Q").unpack_from
 
 
-def varint(n: int) -> bytes:
-    """The varint of 0 <= n < 2**64: 7 bits a byte, low first, the high bit set
-    on every byte but the last."""
+def zigzag(v: int) -> bytes:
+    """An Avro int or long (-2**63 <= v < 2**63): zigzag-mapped to 0 <= n <
+    2**64, then a varint, 7 bits a byte, low first, the high bit set on every
+    byte but the last."""
+    n = (v << 1) ^ (v >> 63)
     if n < 0x80:
         return _BYTE[n]
     length = _VARINT_LEN[n.bit_length()]
@@ -143,11 +145,6 @@ def varint(n: int) -> bytes:
     x = (x & 0x00003FFF00003FFF) | ((x & 0x0FFFC0000FFFC000) << 2)
     x = (x & 0x007F007F007F007F) | ((x & 0x3F803F803F803F80) << 1)
     return (x | _CONTINUED[length - 1]).to_bytes(length, "little")
-
-
-def zigzag(v: int) -> bytes:
-    """An Avro int or long (-2**63 <= v < 2**63)."""
-    return varint((v << 1) ^ (v >> 63))
 
 
 def long_at(data: bytes, pos: int) -> tuple[int, int]:
