@@ -10,8 +10,9 @@ consumer decodes them with schemas/ alone.
 
 `encoder_for(topic, record_name)` is what a producer calls once per topic (it
 registers there, so an unreachable registry fails at start-up, not per
-record); `decode_any(data)` reads either framing, so topics written before and
-after a registry was configured stay readable.
+record), `record_encoder_for(topic, cls)` the same for a record object;
+`decode_any(data)` reads either framing, so topics written before and after a
+registry was configured stay readable.
 
 The registry is reached through a two-method client (`RegistryClient`);
 `ConfluentClient` adapts confluent_kafka.schema_registry to it. Registry
@@ -27,18 +28,19 @@ import struct
 from collections.abc import Callable
 from functools import cache, partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import fastavro
 import fastavro.schema
 
-from streams import codec, settings
+from streams import codec, compiled_codec, records, settings
 from streams.model import ReceiptError
 
 CONFLUENT_MAGIC = b"\x00"
 HEADER = struct.Struct(">bI")  # magic byte, schema id
 
 Encoder = Callable[[dict[str, Any]], bytes]
+R = TypeVar("R")
 
 
 class RegistryError(RuntimeError):
@@ -200,14 +202,29 @@ def _check(topic: str, name: str) -> None:
 
 
 def encoder_for(topic: str, record_name: str, registry: Registry | None = None) -> Encoder:
-    """The encoder of `record_name` values on `topic`: Confluent wire format
-    when a registry is given or configured (registering now), else Avro
-    single-object encoding."""
+    """The encoder of `record_name` values (as dicts) on `topic`: Confluent
+    wire format when a registry is given or configured (registering now),
+    else Avro single-object encoding (compiled from the schema: the bytes of
+    codec.encode)."""
     _check(topic, record_name)
     registry = registry or default_registry()
     if registry is None:
-        return partial(codec.encode, record_name)
+        return compiled_codec.dict_encoder(record_name)
     return partial(_framed, registry.header(topic, record_name), record_name)
+
+
+def record_encoder_for(topic: str, cls: type[R], registry: Registry | None = None) -> Callable[[R], bytes]:
+    """encoder_for() of a record class (Receipt, MessageState, StatusChange,
+    ChargeChange), taking the record itself: without a registry it is encoded
+    straight from its fields, with no dict in between; the Confluent wire
+    format still goes through records.to_avro."""
+    name = cls.__name__
+    _check(topic, name)
+    registry = registry or default_registry()
+    if registry is None:
+        return compiled_codec.encoder(cls)
+    encode = partial(_framed, registry.header(topic, name), name)
+    return lambda record: encode(records.to_avro(record))
 
 
 @cache

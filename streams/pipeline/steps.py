@@ -10,18 +10,21 @@ Each output is encoded with the encoder of its topic (`Encoders`): Avro
 single-object encoding, or the Confluent wire format with a registered schema
 id when DLR_SCHEMA_REGISTRY_URL is set (streams.registry). The encoders are
 resolved once, by the worker at start-up (`use`), else at first use; per record
-encoding is one call. Records are read in either framing."""
+encoding is one call, from the record itself. Records are read in either
+framing; the single-object encoding of the current schemas, the hot case, by
+decoders compiled from them (streams.compiled_codec)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from streams import envelope, providers, records, settings
+from streams import compiled_codec, envelope, providers, records, settings
 from streams.fold import fold
-from streams.model import MessageState, Receipt, ReceiptError, StatusChange
-from streams.registry import Encoder, Registry, decode_any, encoder_for
+from streams.model import ChargeChange, MessageState, Receipt, ReceiptError, StatusChange
+from streams.registry import Encoder, Registry, decode_any, encoder_for, record_encoder_for
 from streams.topics import CHARGE_CHANGES, DEAD_LETTER, RECEIPTS, REPARTITION, STATUS_CHANGES, changelog
 
 
@@ -35,14 +38,17 @@ class Out:
 
 @dataclass(frozen=True, slots=True)
 class Encoders:
-    """The encoder of each output topic, and the registry records are read
-    with (None: the configured one, if any)."""
+    """The encoder of each output topic, the decoders of what the fold reads
+    back (receipts off the repartition topic, stored states), and the
+    registry records are read with (None: the configured one, if any)."""
 
-    receipt: Encoder  # dlr.receipts (and the repartition topic, same bytes)
-    status_change: Encoder  # dlr.status-changes
-    charge_change: Encoder  # dlr.charge-changes
-    dead_letter: Encoder  # dlr.dead-letter
-    state: Encoder  # the state table's changelog
+    receipt: Callable[[Receipt], bytes]  # dlr.receipts (and the repartition topic, same bytes)
+    status_change: Callable[[StatusChange], bytes]  # dlr.status-changes
+    charge_change: Callable[[ChargeChange], bytes]  # dlr.charge-changes
+    dead_letter: Encoder  # dlr.dead-letter, from a dict
+    state: Callable[[MessageState], bytes]  # the state table's changelog
+    read_receipt: Callable[[bytes], Receipt]  # either framing; ReceiptError, ValueError or TypeError if bad
+    read_state: Callable[[bytes], MessageState]
     registry: Registry | None = None
 
     @classmethod
@@ -51,14 +57,25 @@ class Encoders:
         DLR_SCHEMA_REGISTRY_URL) each schema is registered under
         `<topic>-value` now, so a registry that cannot be reached or refuses a
         schema raises RegistryError here, before any record is read."""
-        receipt = encoder_for(RECEIPTS, "Receipt", registry)
+        receipt = record_encoder_for(RECEIPTS, Receipt, registry)
         # The repartition topic carries dlr.receipts' bytes as they are; the
         # registry gives the same schema the same id under every subject.
         encoder_for(REPARTITION, "Receipt", registry)
-        return cls(receipt, encoder_for(STATUS_CHANGES, "StatusChange", registry),
-                   encoder_for(CHARGE_CHANGES, "ChargeChange", registry),
+
+        # What is not the current schema's single-object encoding is read as
+        # before: either framing, a released schema, the same errors.
+        def any_receipt(value: bytes) -> Receipt:
+            return records.from_avro(Receipt, decode_any(value, "Receipt", registry)[1])
+
+        def any_state(value: bytes) -> MessageState:
+            return records.from_avro(MessageState, decode_any(value, "MessageState", registry)[1])
+
+        return cls(receipt, record_encoder_for(STATUS_CHANGES, StatusChange, registry),
+                   record_encoder_for(CHARGE_CHANGES, ChargeChange, registry),
                    encoder_for(DEAD_LETTER, "DeadLetter", registry),
-                   encoder_for(changelog(state_version), "MessageState", registry), registry)
+                   record_encoder_for(changelog(state_version), MessageState, registry),
+                   compiled_codec.decoder(Receipt, any_receipt), compiled_codec.decoder(MessageState, any_state),
+                   registry)
 
 
 _encoders: Encoders | None = None
@@ -142,14 +159,14 @@ def normalize_receipt(provider: str, value: bytes | None, src: Source, options: 
     except ReceiptError as exc:
         return Normalized(dead_letter(src, value, str(exc), "normalize", provider, payload))
     encode = (_encoders or encoders()).receipt
-    out = Out(RECEIPTS, receipt.message_key.encode(), encode(records.to_avro(receipt)))
+    out = Out(RECEIPTS, receipt.message_key.encode(), encode(receipt))
     return Normalized(out, receipt)
 
 
 def decode_state(value: bytes | None) -> MessageState | None:
     if value is None:
         return None
-    return records.from_avro(MessageState, decode_any(value, "MessageState", (_encoders or encoders()).registry)[1])
+    return (_encoders or encoders()).read_state(value)
 
 
 def fold_one(state_bytes: bytes | None, value: bytes | None,
@@ -158,7 +175,7 @@ def fold_one(state_bytes: bytes | None, value: bytes | None,
     try:
         if value is None:
             raise ReceiptError("empty record (tombstone)")
-        receipt = records.from_avro(Receipt, decode_any(value, "Receipt", (_encoders or encoders()).registry)[1])
+        receipt = (_encoders or encoders()).read_receipt(value)
     except (ReceiptError, ValueError, TypeError) as exc:  # not a RegistryError: that propagates
         return None, [dead_letter(src, value, str(exc), "fold")]
     return fold_receipt(state_bytes, receipt, src)
@@ -171,16 +188,15 @@ def fold_receipt(state_bytes: bytes | None, receipt: Receipt,
     try:
         state = decode_state(state_bytes)
     except (ReceiptError, ValueError, TypeError) as exc:  # a stored state we cannot read
-        return None, [dead_letter(src, enc.receipt(records.to_avro(receipt)),
-                                  f"unreadable stored state: {exc}", "fold")]
+        return None, [dead_letter(src, enc.receipt(receipt), f"unreadable stored state: {exc}", "fold")]
     new, emitted = fold(state, receipt)
     key = receipt.message_key.encode()
     outs = [
-        Out(STATUS_CHANGES, key, enc.status_change(records.to_avro(e)), e.status.value)
+        Out(STATUS_CHANGES, key, enc.status_change(e), e.status.value)
         if isinstance(e, StatusChange) else
-        Out(CHARGE_CHANGES, key, enc.charge_change(records.to_avro(e)))
+        Out(CHARGE_CHANGES, key, enc.charge_change(e))
         for e in emitted
     ]
     if new == state:
         return None, outs
-    return enc.state(records.to_avro(new)), outs
+    return enc.state(new), outs
