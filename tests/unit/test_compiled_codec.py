@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from streams import codec, compiled_codec, records
 from streams.compiled_codec import CLASSES
-from streams.model import ChargeChange, ChargeStatus, ErrorCategory, MessageState, Receipt, Status, StatusChange
+from streams.model import ChargeStatus, ErrorCategory, MessageState, Receipt, Status
 
 LONGS = st.one_of(st.integers(-(2**63), 2**63 - 1), st.integers(-200, 200),
                   st.integers(1_700_000_000_000_000, 1_900_000_000_000_000),
@@ -361,6 +361,5 @@ def test_the_object_encoder_takes_only_its_class() -> None:
     state = MessageState("p:m", "p", "m", Status.SENT, False, "S", 1)
     assert _outcome(compiled_codec.encoder(Receipt), state) == _outcome(
         lambda r: codec.encode("Receipt", records.to_avro(r)), state)
-    change = ChargeChange("i", "p:m", "p", "m", None, ChargeStatus.CAPTURED, 5)
-    assert compiled_codec.encoder(ChargeChange)(change) == codec.encode("ChargeChange", records.to_avro(change))
-    assert isinstance(compiled_codec.encoder(StatusChange), Callable)  # type: ignore[arg-type]
+    assert _outcome(compiled_codec.encoder(Receipt), records.to_avro(record)) == _outcome(
+        lambda r: codec.encode("Receipt", records.to_avro(r)), records.to_avro(record))
