@@ -205,12 +205,16 @@ class Folder:
             store.set_persisted_offset(TP(self.changelog_topic, partition), offset)
 
     async def _fold(self, group: list[Item], outbox: Outbox, changed: Changed) -> None:
+        # The store's own read (RocksDB or memory; keys and values are raw
+        # bytes, so Table.get would only add its sensor call and, for a new
+        # message, a KeyError raised and caught twice: 3.5% of the worker).
+        read = self.states.data._get
         for key, receipt, value, event in group:
             if key in changed:
                 state: bytes | None = changed[key][0]
             else:
-                as_current(event)
-                state = self.states.get(key)
+                as_current(event)  # the store reads the partition of the current event
+                state = read(key)
             source = steps.source_of(event)
             if receipt is None:
                 new_state, outs = steps.fold_one(state, value, source)
