@@ -107,6 +107,7 @@ def create_app(config: WorkerConfig) -> faust.App:
         # in its envelope: more than the default 1 MB request.
         producer_max_request_size=4 * 1024 * 1024,
     )
+    drain.lighter_ebb(app)
     metrics = Metrics()
     app.dlr_metrics = metrics  # type: ignore[attr-defined]
     register(app, metrics)  # webhook receivers, /health, /metrics
