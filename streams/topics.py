@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from functools import lru_cache
 
 from streams.providers import names as provider_names
 
@@ -60,6 +61,7 @@ class TopicSpec:
         }
 
 
+@lru_cache(maxsize=1 << 15)  # a message's 3-4 receipts come close together: most are hits
 def partition_for(key: bytes, partitions: int) -> int:
     """The partition Faust's producer (aiokafka's DefaultPartitioner, the Java
     client's murmur2) picks for a key: a message's receipts, state and changes
