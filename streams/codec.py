@@ -2,7 +2,9 @@
 
 Without a schema registry every value is Avro single-object encoded (the Avro
 spec's framing: C3 01, the schema's 8-byte CRC-64-AVRO fingerprint, the body),
-so a consumer decodes with schemas/ alone. fastavro does the work; the
+so a consumer decodes with schemas/ alone. fastavro does the work here; the
+worker's hot path uses the functions streams.compiled_codec generates from the
+same schemas, which fall back to these for anything they do not take. The
 `avro` package is only for compatibility checks, never on the hot path.
 
 Times are `timestamp-micros` in the schemas for consumers; we decode with

@@ -1,8 +1,9 @@
 """The Faust app: topics, the state table, and the agents. Wiring only; what
 happens to a record is in `steps`.
 
-Values and keys are raw bytes to Faust: we encode Avro ourselves with fastavro
-(Faust's codec layer is slower and we need the single-object framing)."""
+Values and keys are raw bytes to Faust: we encode Avro ourselves
+(streams.compiled_codec; Faust's codec layer is slower and we need the
+single-object framing)."""
 
 from __future__ import annotations
 
