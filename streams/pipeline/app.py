@@ -158,6 +158,9 @@ def create_app(config: WorkerConfig) -> faust.App:
             return
         guarded = True
         drain.install(app.consumer)
+        drain.pause_changelogs_in_fetcher(app.consumer)
+        if not drain.pace_empty_fetches(app.consumer):
+            log.warning("dlr worker: aiokafka's fetcher not started at the first rebalance; empty fetches not paced")
         drain.SeekGuard(app.consumer, ledger, sources, metrics).install()
         StaleAcks(app, metrics, ledger, sources).install()
         CommitCap(app.consumer, ledger, sources).install()
