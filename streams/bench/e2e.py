@@ -13,6 +13,7 @@ from pathlib import Path
 
 from streams import envelope, providers
 from streams.admin import client_config, ensure_topics
+from streams.bench.reader import Reader
 from streams.broker import EmbeddedBroker, free_port
 from streams.fold import fold_all
 from streams.generate import receipts
@@ -83,34 +84,28 @@ def count_status_changes(bootstrap: str, expected: int, timeout: float,
     """Consume status changes (of messages in `keys`, if given) until `expected`
     arrived; note when each message's first one did. Returns the count and the
     seconds from the first to the last."""
-    import uuid
-
-    from confluent_kafka import Consumer
-
-    consumer = Consumer(client_config(bootstrap, {"group.id": f"dlr-bench-{uuid.uuid4().hex[:6]}",
-                                                  "auto.offset.reset": "earliest", "enable.auto.commit": False}))
     # `ready` is set once the group has given this reader its partitions: a
     # latency run starts writing only then, or the join would be measured.
-    consumer.subscribe([STATUS_CHANGES], on_assign=lambda _c, _p: ready.set() if ready is not None else None)
+    reader = Reader(bootstrap, STATUS_CHANGES, ready=ready)
     seen = 0
     first = last = 0.0
     deadline = time.monotonic() + timeout
-    # librdkafka's consume() returns at `wait` or at 2000 messages, whichever
-    # is first: when timing arrivals the wait must be short, or it is measured.
+    # Each poll returns what came within `wait`: when timing arrivals the
+    # wait must be short, or it is measured.
     wait = 0.002 if seen_at is not None else 0.1
     try:
         while seen < expected and time.monotonic() < deadline:
-            for message in consumer.consume(2000, wait):
-                if message.error() or (keys is not None and message.key() not in keys):
+            for message in reader.records(wait):
+                if keys is not None and message.key not in keys:
                     continue
                 seen += 1
                 last = time.perf_counter()
                 first = first or last
-                key = message.key()
+                key = message.key
                 if seen_at is not None and key is not None:
                     seen_at.setdefault(key, time.time())
     finally:
-        consumer.close()
+        reader.close()
     return seen, last - first
 
 
@@ -164,30 +159,26 @@ def ceiling_rate(bootstrap: str, records: int) -> float:
 
 def peer_rate(bootstrap: str, records: int, work: Path, timeout: float) -> float:
     """receipts/s of the plain Faust peer, until its table has taken every receipt."""
-    from confluent_kafka import Consumer
-
     changelog = "dlr-bench-peer-peer-state-changelog"
     ensure_topics(bootstrap, PARTITIONS, [TopicSpec(changelog, "-", "-", -1, compacted=True)])
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "streams.bench.peer", bootstrap, str(work / "peer"), str(port)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    consumer = Consumer(client_config(bootstrap, {"group.id": "dlr-bench-peer-count",
-                                                  "auto.offset.reset": "earliest", "enable.auto.commit": False}))
-    consumer.subscribe([changelog])
+    reader = Reader(bootstrap, changelog, "dlr-bench-peer-count")
     seen, start = 0, None
     deadline = time.monotonic() + timeout
     try:
         while seen < records and time.monotonic() < deadline:
-            batch = consumer.consume(2000, 0.1)
+            batch = sum(1 for _ in reader.records(0.1))
             if batch and start is None:
                 start = time.perf_counter()
-            seen += sum(1 for m in batch if not m.error())
+            seen += batch
         if seen < records:
             raise RuntimeError(f"peer: {seen} of {records} table writes after {timeout}s")
         assert start is not None
         return records / (time.perf_counter() - start)
     finally:
-        consumer.close()
+        reader.close()
         process.terminate()
         process.wait(30)
 
