@@ -1,17 +1,24 @@
-"""A cheaper hand-off from Faust's fetcher to its streams.
+"""Hooks into Faust's consumer and the aiokafka fetcher under it, for cost,
+promptness and seeks.
 
-Faust 0.15's consumer hands every fetched message to the streams with
-`await self.wait_first(callback(message), self.suspend_flow.wait())`
+`install`: Faust 0.15's consumer hands every fetched message to the streams
+with `await self.wait_first(callback(message), self.suspend_flow.wait())`
 (faust/transport/consumer.py, `_drain_messages`): four asyncio tasks, an
 `asyncio.wait` and three cancellations per message, so that a rebalance that
 suspends the flow can interrupt a callback stuck on a full stream buffer. In
-the worker profile that was the largest single cost of Faust's own.
+the worker profile that was the largest single cost of Faust's own. Almost
+every callback finishes without ever suspending (the buffer has room): the
+stepping `wait_first` runs the callback by hand up to its first suspension;
+if it finished, no task was made; if it suspended, the rest of it runs under
+Faust's own `wait_first`, against the flow suspension, exactly as before.
 
-Almost every callback finishes without ever suspending (the buffer has room).
-`install` gives the consumer a `wait_first` that first runs the callback by
-hand up to its first suspension: if it finished, no task was made; if it
-suspended, the rest of it runs under Faust's own `wait_first`, against the
-flow suspension, exactly as before. Anything else goes to Faust's unchanged.
+`lighter_ebb`: the conductor's per-message producer-buffer check, without a
+settings lookup.
+
+`pause_changelogs_in_fetcher` and `pace_empty_fetches`: two ways aiokafka's
+fetcher held every record of the worker back, or spun (see each).
+
+`SeekGuard`: records fetched before a seek are never delivered after it.
 """
 
 from __future__ import annotations
