@@ -23,14 +23,15 @@ def _input(path: str) -> Iterator[IO[bytes]]:
 
 
 def _normalize(args: argparse.Namespace) -> int:
-    from streams import offline, settings
+    from streams import settings
+    from streams.ops import offline
 
     with _input(args.file) as source:
         return offline.normalize(args.provider, source, sys.stdout, settings.parse_options(args.received_at))
 
 
 def _fold(args: argparse.Namespace) -> int:
-    from streams import offline
+    from streams.ops import offline
 
     with _input(args.file) as source:
         return offline.fold(source, sys.stdout, args.states)
@@ -44,7 +45,7 @@ def _broker_address(args: argparse.Namespace) -> str:
 
 def _broker(args: argparse.Namespace) -> int:
     from streams import settings
-    from streams.serve import serve_broker
+    from streams.ops.serve import serve_broker
 
     data_dir = args.data_dir or f"{settings.get('data_dir')}/broker-{args.impl}"
     return serve_broker(args.impl, data_dir, args.port or settings.get_int("broker_port"))
@@ -52,8 +53,8 @@ def _broker(args: argparse.Namespace) -> int:
 
 def _worker(args: argparse.Namespace) -> int:
     from streams import settings
-    from streams.pipeline.app import WorkerConfig
-    from streams.pipeline.worker import run
+    from streams.worker.app import WorkerConfig
+    from streams.worker.run import run
 
     config = WorkerConfig.from_settings(_broker_address(args))
     if args.web_port is not None:
@@ -65,39 +66,40 @@ def _worker(args: argparse.Namespace) -> int:
 
 def _produce(args: argparse.Namespace) -> int:
     from streams import settings
-    from streams.produce import produce
+    from streams.ops.produce import produce
 
     with _input(args.file) as source:
         return produce(_broker_address(args), args.provider, source, settings.get_int("partitions"))
 
 
 def _tail(args: argparse.Namespace) -> int:
-    from streams.tail import tail
+    from streams.ops.tail import tail
 
     return tail(_broker_address(args), args.topic, args.from_beginning, args.idle_timeout)
 
 
 def _up(args: argparse.Namespace) -> int:
-    from streams.up import up
+    from streams.ops.up import up
 
     return up(impl=args.impl, keep=args.keep)
 
 
 def _config(args: argparse.Namespace) -> int:
-    from streams.config_cmd import show
+    from streams.ops.config_cmd import show
 
     return show(sys.stdout, as_json=args.json)
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from streams.bench.run import main
+    from streams.ops.bench.run import main
 
     return main(args.quick)
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from streams import providers, settings
-    from streams.replay import Request, check, replay
+    from streams import settings
+    from streams.core import providers
+    from streams.ops.replay import Request, check, replay
 
     request = Request(
         bootstrap=_broker_address(args), providers=[args.provider] if args.provider else providers.names(),
@@ -115,7 +117,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 def _rebuild(args: argparse.Namespace) -> int:
     from streams import settings
-    from streams.rebuild import Request, rebuild
+    from streams.ops.rebuild import Request, rebuild
 
     source = args.from_version if args.from_version is not None else settings.get_int("state_version")
     return rebuild(Request(
@@ -126,7 +128,7 @@ def _rebuild(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from streams.providers import names
+    from streams.core.providers import names
 
     parser = argparse.ArgumentParser(prog="dlr", description="SMS delivery receipts, normalized and folded on Kafka.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

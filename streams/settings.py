@@ -4,13 +4,14 @@ help. Command-line flags override the environment, which overrides defaults."""
 from __future__ import annotations
 
 import os
+import re
 import time
 import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
-from streams.model import parse_iso
-from streams.providers import Options
+from streams.core.model import parse_iso
+from streams.core.providers import Options
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,17 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             " decodable with schemas/ alone"),
     Setting("schema_registry_auth", "", "Schema registry basic auth as USER:PASSWORD (empty: none)", secret=True),
 ]}
+
+
+# What `dlr config` and error messages show for a secret, or a password inside a URL.
+MASK = "******"
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@\s]+@", re.IGNORECASE)
+
+
+def masked(setting: Setting, value: str) -> str:
+    if setting.secret and value:
+        return MASK
+    return _URL_PASSWORD.sub(lambda m: f"{m['head']}{MASK}@", value)
 
 
 def get(name: str) -> str:

@@ -1,5 +1,5 @@
 """A schema registry for the tests: `FakeClient` in memory (the two-method
-RegistryClient of streams.registry), and `serve`, an HTTP server over it that
+RegistryClient of streams.serde.registry), and `serve`, an HTTP server over it that
 speaks the subset of the Confluent Schema Registry REST API that
 confluent_kafka.schema_registry's client calls (POST /subjects/{subject}/versions
 to register, GET /schemas/ids/{id} to look up), so the real client, and a real

@@ -17,12 +17,12 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from streams.admin import client_config, ensure_topics
-from streams.broker import EmbeddedBroker
-from streams.processes import WorkerProcess
-from streams.providers import names
-from streams.topics import raw_topic
-from streams.webhooks.signatures import hmac_sha256_hex, sign_hs256, vonage_signature
+from streams.core.providers import names
+from streams.kafka.admin import client_config, ensure_topics
+from streams.kafka.broker import EmbeddedBroker
+from streams.kafka.processes import WorkerProcess
+from streams.kafka.topics import raw_topic
+from streams.worker.webhooks.signatures import hmac_sha256_hex, sign_hs256, vonage_signature
 from tests.integration.conftest import PARTITIONS, WORKER_ENV
 
 

@@ -24,16 +24,15 @@ from typing import Any
 
 import pytest
 
-from streams import codec, envelope, providers, records
-from streams.admin import client_config, ensure_topics
-from streams.broker import EmbeddedBroker
-from streams.fold import change_id, fold_all
-from streams.generate import receipts as generated_receipts
-from streams.model import RANK, MessageState, Receipt, ReceiptError, Status
-from streams.processes import WorkerProcess
-from streams.providers import vonage
-from streams.tail import to_json
-from streams.topics import (
+from streams.core import providers, records
+from streams.core.fold import change_id, fold_all
+from streams.core.generate import receipts as generated_receipts
+from streams.core.model import RANK, MessageState, Receipt, ReceiptError, Status
+from streams.core.providers import vonage
+from streams.kafka.admin import client_config, ensure_topics
+from streams.kafka.broker import EmbeddedBroker
+from streams.kafka.processes import WorkerProcess
+from streams.kafka.topics import (
     APP_ID,
     CHARGE_CHANGES,
     DEAD_LETTER,
@@ -43,6 +42,8 @@ from streams.topics import (
     changelog,
     raw_topic,
 )
+from streams.ops.tail import to_json
+from streams.serde import codec, envelope
 from tests.integration.conftest import PARTITIONS, WORKER_ENV, expect, feed, sample_lines, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -54,8 +55,8 @@ SETTLE = 2.0  # seconds for a stray record to show up after the command said it 
 # "failed" meant UNDELIVERED and means EXPIRED now, a lower rank.
 MAPPING_CHANGE = {"submitted": (Status.SENT, False), "failed": (Status.EXPIRED, True)}
 SITECUSTOMIZE = """\
-from streams.model import Status
-from streams.providers import vonage
+from streams.core.model import Status
+from streams.core.providers import vonage
 
 vonage.STATUSES["submitted"] = (Status.SENT, False)
 vonage.STATUSES["failed"] = (Status.EXPIRED, True)

@@ -17,12 +17,12 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from streams import providers, samples
-from streams.broker import EmbeddedBroker
-from streams.model import ReceiptError
-from streams.processes import WorkerProcess
-from streams.topics import DEAD_LETTER, REPARTITION, STATUS_CHANGES, raw_topic
-from streams.webhooks.signatures import sign_hs256, vonage_signature
+from streams.core import providers, samples
+from streams.core.model import ReceiptError
+from streams.kafka.broker import EmbeddedBroker
+from streams.kafka.processes import WorkerProcess
+from streams.kafka.topics import DEAD_LETTER, REPARTITION, STATUS_CHANGES, raw_topic
+from streams.worker.webhooks.signatures import sign_hs256, vonage_signature
 from tests.e2e.conftest import (
     JSON,
     Form,

@@ -12,15 +12,15 @@ from typing import Any
 
 import pytest
 
-from streams import samples
-from streams.admin import ensure_topics
-from streams.broker import EmbeddedBroker
-from streams.model import MessageState
-from streams.offline import fold_raw
-from streams.processes import WorkerProcess
-from streams.produce import produce
-from streams.tail import collect
-from streams.topics import CHARGE_CHANGES, DEAD_LETTER, STATUS_CHANGES
+from streams.core import samples
+from streams.core.model import MessageState
+from streams.kafka.admin import ensure_topics
+from streams.kafka.broker import EmbeddedBroker
+from streams.kafka.processes import WorkerProcess
+from streams.kafka.topics import CHARGE_CHANGES, DEAD_LETTER, STATUS_CHANGES
+from streams.ops.offline import fold_raw
+from streams.ops.produce import produce
+from streams.ops.tail import collect
 
 PARTITIONS = 4
 WORKER_ENV = {"DLR_SESSION_TIMEOUT": "8", "DLR_PARTITIONS": str(PARTITIONS)}

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from streams import codec
-from streams.broker import EmbeddedBroker
-from streams.generate import receipts
-from streams.processes import WorkerProcess
-from streams.records import to_json
-from streams.tail import collect
-from streams.topics import APP_ID, CHARGE_CHANGES, DEAD_LETTER, REPARTITION, STATUS_CHANGES, raw_topic
+from streams.core.generate import receipts
+from streams.core.records import to_json
+from streams.kafka.broker import EmbeddedBroker
+from streams.kafka.processes import WorkerProcess
+from streams.kafka.topics import APP_ID, CHARGE_CHANGES, DEAD_LETTER, REPARTITION, STATUS_CHANGES, raw_topic
+from streams.ops.tail import collect
+from streams.serde import codec
 from tests.integration.conftest import expect, feed, id_counts, sample_lines, start_worker, wait_for
 
 pytestmark = pytest.mark.integration

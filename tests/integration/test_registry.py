@@ -20,12 +20,13 @@ from typing import Any
 
 import pytest
 
-from streams import codec, records
-from streams.broker import EmbeddedBroker, free_port
-from streams.model import ChargeChange, MessageState, StatusChange
-from streams.processes import WorkerProcess
-from streams.registry import HEADER, ConfluentClient, Registry
-from streams.topics import CHARGE_CHANGES, DEAD_LETTER, RECEIPTS, REPARTITION, STATUS_CHANGES, changelog
+from streams.core import records
+from streams.core.model import ChargeChange, MessageState, StatusChange
+from streams.kafka.broker import EmbeddedBroker, free_port
+from streams.kafka.processes import WorkerProcess
+from streams.kafka.topics import CHARGE_CHANGES, DEAD_LETTER, RECEIPTS, REPARTITION, STATUS_CHANGES, changelog
+from streams.serde import codec
+from streams.serde.registry import HEADER, ConfluentClient, Registry
 from tests.fake_registry import serve
 from tests.integration.conftest import WORKER_ENV, expect, feed, sample_lines
 

@@ -12,8 +12,8 @@ import sys
 import atheris
 
 with atheris.instrument_imports():
-    from streams import providers
-    from streams.model import Receipt, ReceiptError
+    from streams.core import providers
+    from streams.core.model import Receipt, ReceiptError
 
 PARSERS = [(name, providers.parser(name)) for name in providers.names()]
 OPTIONS = providers.Options(received_at=1_773_100_000_000_000)

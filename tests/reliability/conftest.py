@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from streams.admin import ensure_topics
-from streams.broker import EmbeddedBroker
-from streams.processes import WorkerProcess
+from streams.kafka.admin import ensure_topics
+from streams.kafka.broker import EmbeddedBroker
+from streams.kafka.processes import WorkerProcess
 from tests.reliability.harness import PARTITIONS, RELIABILITY_ENV, SESSION_TIMEOUT, SessionReaper
 
 FIGURES = "reliability figures"

@@ -22,14 +22,15 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
-from streams import codec, envelope, providers, records
-from streams.admin import client_config
-from streams.fold import Emitted, fold_all
-from streams.generate import receipts
-from streams.model import MessageState, Receipt, ReceiptError, iso
-from streams.processes import WorkerProcess
-from streams.tail import to_json
-from streams.topics import APP_ID, CHANGELOG, CHARGE_CHANGES, DEAD_LETTER, STATUS_CHANGES, raw_topic
+from streams.core import providers, records
+from streams.core.fold import Emitted, fold_all
+from streams.core.generate import receipts
+from streams.core.model import MessageState, Receipt, ReceiptError, iso
+from streams.kafka.admin import client_config
+from streams.kafka.processes import WorkerProcess
+from streams.kafka.topics import APP_ID, CHANGELOG, CHARGE_CHANGES, DEAD_LETTER, STATUS_CHANGES, raw_topic
+from streams.ops.tail import to_json
+from streams.serde import codec, envelope
 
 PARTITIONS = 4
 # The integration suite's worker settings: a killed worker's partitions move
@@ -498,7 +499,7 @@ def cli_fold_states(items: Iterable[Raw], workdir: Path) -> dict[str, dict[str, 
 
 
 # the worker's warning when it reads a partition again from a record skipped on
-# the way to the fold (streams.pipeline.drain.SeekGuard)
+# the way to the fold (streams.worker.drain.SeekGuard)
 PASSED_OVER = "were skipped on the way to the fold"
 
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from streams.broker import EmbeddedBroker
-from streams.records import to_json
-from streams.topics import CHANGELOG
+from streams.core.records import to_json
+from streams.kafka.broker import EmbeddedBroker
+from streams.kafka.topics import CHANGELOG
 from tests.reliability.conftest import Workers
 from tests.reliability.harness import (
     PARTITIONS,

@@ -25,11 +25,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams import codec, providers, records, samples
-from streams.fold import fold_all
-from streams.generate import receipts as generated_receipts
-from streams.model import Receipt, ReceiptError, Status
-from streams.pipeline import steps
+from streams.core import providers, records, samples
+from streams.core.fold import fold_all
+from streams.core.generate import receipts as generated_receipts
+from streams.core.model import Receipt, ReceiptError, Status
+from streams.serde import codec
+from streams.worker import steps
 from tests.reliability.harness import RECEIVED_AT
 
 pytestmark = pytest.mark.reliability

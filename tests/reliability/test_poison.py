@@ -15,11 +15,12 @@ from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
-from streams import codec, providers
-from streams.broker import EmbeddedBroker
-from streams.model import ReceiptError
-from streams.pipeline import steps
-from streams.topics import DEAD_LETTER, raw_topic
+from streams.core import providers
+from streams.core.model import ReceiptError
+from streams.kafka.broker import EmbeddedBroker
+from streams.kafka.topics import DEAD_LETTER, raw_topic
+from streams.serde import codec
+from streams.worker import steps
 from tests.reliability.conftest import Workers
 from tests.reliability.harness import (
     Feeder,

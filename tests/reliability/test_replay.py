@@ -2,7 +2,7 @@
 and compare it with the live state: zero differences.
 
 Until `dlr rebuild` exists this replays offline with the same core the worker
-runs (streams.envelope + streams.providers + streams.fold): every record of
+runs (streams.serde.envelope + streams.core.providers + streams.core.fold): every record of
 every raw topic read back from the broker, normalized with its own envelope's
 received_at (a bare record: its Kafka timestamp), folded; the live state is
 the last MessageState per key on the changelog. The stream mixes generated
@@ -18,11 +18,12 @@ from collections.abc import Callable
 
 import pytest
 
-from streams import envelope, providers, samples
-from streams.broker import EmbeddedBroker
-from streams.fold import fold_all
-from streams.model import Receipt, ReceiptError
-from streams.topics import RAW_PREFIX
+from streams.core import providers, samples
+from streams.core.fold import fold_all
+from streams.core.model import Receipt, ReceiptError
+from streams.kafka.broker import EmbeddedBroker
+from streams.kafka.topics import RAW_PREFIX
+from streams.serde import envelope
 from tests.reliability.conftest import Workers
 from tests.reliability.harness import (
     RECEIVED_AT,

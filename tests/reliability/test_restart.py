@@ -21,13 +21,13 @@ from dataclasses import dataclass
 
 import pytest
 
-from streams.broker import EmbeddedBroker
-from streams.fold import fold
-from streams.generate import BASE, FORMATS, LIFECYCLES
-from streams.model import MessageState
-from streams.processes import WorkerProcess
-from streams.tail import to_json
-from streams.topics import CHARGE_CHANGES, STATUS_CHANGES
+from streams.core.fold import fold
+from streams.core.generate import BASE, FORMATS, LIFECYCLES
+from streams.core.model import MessageState
+from streams.kafka.broker import EmbeddedBroker
+from streams.kafka.processes import WorkerProcess
+from streams.kafka.topics import CHARGE_CHANGES, STATUS_CHANGES
+from streams.ops.tail import to_json
 from tests.reliability.conftest import Workers
 from tests.reliability.harness import (
     Raw,

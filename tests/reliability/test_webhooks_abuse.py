@@ -28,12 +28,13 @@ import aiohttp
 import pytest
 from yarl import URL
 
-from streams import envelope, providers
-from streams.broker import EmbeddedBroker
-from streams.generate import BASE, FORMATS, LIFECYCLES
-from streams.model import ReceiptError
-from streams.processes import WorkerProcess
-from streams.topics import raw_topic
+from streams.core import providers
+from streams.core.generate import BASE, FORMATS, LIFECYCLES
+from streams.core.model import ReceiptError
+from streams.kafka.broker import EmbeddedBroker
+from streams.kafka.processes import WorkerProcess
+from streams.kafka.topics import raw_topic
+from streams.serde import envelope
 from tests.e2e.conftest import (
     Form,
     gatewayapi_request,

@@ -1,4 +1,4 @@
-"""streams.pipeline.acks: which acks reach Faust's consumer, on Faust's own
+"""streams.worker.acks: which acks reach Faust's consumer, on Faust's own
 message class (its ack path: Message.ack -> on_final_ack -> consumer.ack)."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from faust.types.tuples import ConsumerMessage
 
-from streams.pipeline.acks import StaleAcks, acked_when_done
-from streams.pipeline.metrics import Metrics
+from streams.worker.acks import StaleAcks, acked_when_done
+from streams.worker.metrics import Metrics
 
 
 class Flow:
@@ -94,7 +94,7 @@ def test_the_gate_keeps_folds_out_of_a_rebalance_and_the_rebalance_waits_for_fol
     (Faust's take buffer keeps them across a rebalance) are left out."""
     import asyncio
 
-    from streams.pipeline.folding import Gate
+    from streams.worker.folding import Gate
 
     def item(offset: int, generation: int) -> Any:
         return (b"k", None, b"v", SimpleNamespace(message=message(offset, generation)))

@@ -8,9 +8,10 @@ import avro.schema
 import fastavro
 import pytest
 
-from streams import codec, records
-from streams.fold import fold_all
-from streams.model import ChargeStatus, ErrorCategory, Receipt, ReceiptError, Status
+from streams.core import records
+from streams.core.fold import fold_all
+from streams.core.model import ChargeStatus, ErrorCategory, Receipt, ReceiptError, Status
+from streams.serde import codec
 
 T0 = 1_780_000_000_123_456
 

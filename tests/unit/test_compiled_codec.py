@@ -1,5 +1,5 @@
-"""The codec compiled from the schemas (streams.compiled_codec) gives what
-fastavro gives through streams.codec and streams.records: the same bytes for
+"""The codec compiled from the schemas (streams.serde.compiled_codec) gives what
+fastavro gives through streams.serde.codec and streams.core.records: the same bytes for
 every record, the same record for every encoding, and for anything else
 (truncated, mutated, other framing, trailing bytes, values fastavro refuses)
 the same result or the same error, type and message."""
@@ -19,9 +19,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams import codec, compiled_codec, records
-from streams.compiled_codec import CLASSES
-from streams.model import ChargeStatus, ErrorCategory, MessageState, Receipt, Status
+from streams.core import records
+from streams.core.model import ChargeStatus, ErrorCategory, MessageState, Receipt, Status
+from streams.serde import codec, compiled_codec
+from streams.serde.compiled_codec import CLASSES
 
 LONGS = st.one_of(st.integers(-(2**63), 2**63 - 1), st.integers(-200, 200),
                   st.integers(1_700_000_000_000_000, 1_900_000_000_000_000),

@@ -7,8 +7,7 @@ import json
 import pytest
 
 from streams import cli
-from streams.config_cmd import MASK
-from streams.settings import SETTINGS
+from streams.settings import MASK, SETTINGS
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> str:

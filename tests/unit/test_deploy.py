@@ -2,7 +2,7 @@
 container engine or cluster runs here: services and their wiring in the
 compose file, the Dockerfile's entrypoint, user and volume, Prometheus
 targets, the Grafana dashboard's metric names, and the Kubernetes manifests'
-topics (names, partitions, retention, compaction) against streams.topics."""
+topics (names, partitions, retention, compaction) against streams.kafka.topics."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ import pytest
 import yaml
 
 import streams
-from streams import manifests
-from streams.model import Status, is_final_everywhere
+from streams.core.model import Status, is_final_everywhere
+from streams.kafka.topics import APP_ID, DAY_MS, specs
+from streams.ops import manifests
 from streams.settings import SETTINGS
-from streams.topics import APP_ID, DAY_MS, specs
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -29,8 +29,8 @@ ENV_NAMES = {s.env for s in SETTINGS.values()}
 DEFAULT_PARTITIONS = int(SETTINGS["partitions"].default)
 
 # The worker's Prometheus metrics the dashboard may use, with their labels: the
-# exporter's names (streams/pipeline/metrics.py and the scrape-time gauges of
-# the web views, streams/webhooks/__init__.py).
+# exporter's names (streams/worker/metrics.py and the scrape-time gauges of
+# the web views, streams/worker/webhooks/__init__.py).
 METRICS: dict[str, set[str]] = {
     "dlr_receipts_in_total": {"provider"},
     "dlr_normalized_total": {"provider"},
@@ -388,7 +388,7 @@ def test_kustomization_lists_every_manifest() -> None:
 
 def test_topics_yaml_is_rendered_from_the_code() -> None:
     assert (K8S / "topics.yaml").read_text() == manifests.render_topics(), (
-        "deploy/k8s/topics.yaml is stale: python -m streams.manifests > deploy/k8s/topics.yaml")
+        "deploy/k8s/topics.yaml is stale: python -m streams.ops.manifests > deploy/k8s/topics.yaml")
     assert manifests.main(["--check", str(K8S / "topics.yaml")]) == 0
     assert load_yaml(K8S / "topics.yaml") == manifests.kafka_topics()
 

@@ -1,4 +1,4 @@
-"""streams.pipeline.drain: the consumer's stepping wait_first, on a real
+"""streams.worker.drain: the consumer's stepping wait_first, on a real
 mode Service (the class Faust's consumer is built on)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import asyncio
 
 from mode import Service
 
-from streams.pipeline import drain
+from streams.worker import drain
 
 
 class Consumer(Service):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.fold import change_id, fold, fold_all
-from streams.model import RANK, ChargeChange, ChargeStatus, ErrorCategory, Receipt, Status, StatusChange
+from streams.core.fold import change_id, fold, fold_all
+from streams.core.model import RANK, ChargeChange, ChargeStatus, ErrorCategory, Receipt, Status, StatusChange
 
 T0 = 1_780_000_000_000_000
 
@@ -150,7 +150,7 @@ def test_messages_are_folded_apart() -> None:
 def test_change_id_is_rfc4122_uuid5() -> None:
     import uuid
 
-    from streams.fold import ID_NAMESPACE
+    from streams.core.fold import ID_NAMESPACE
 
     for key, kind, value in [("gatewayapi:1", "status", "DELIVERED"), ("vonage:ÆØÅ", "charge", "REFUND_FAIL")]:
         assert change_id(key, kind, value) == str(uuid.uuid5(ID_NAMESPACE, f"{key}\x1f{kind}\x1f{value}"))
@@ -161,7 +161,7 @@ def test_change_id_is_rfc4122_uuid5() -> None:
 def test_shortcut_agrees_with_merge(events: list[Receipt], extra: Receipt) -> None:
     from dataclasses import replace
 
-    from streams.fold import _changes_nothing, merge
+    from streams.core.fold import _changes_nothing, merge
 
     states, _ = fold_all(events)
     for state in states.values():

@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
-from streams.fold import ID_NAMESPACE, _state, _status_record, fold_all
-from streams.model import ChargeChange, ChargeStatus, MessageState, Receipt, Status, StatusChange
+from streams.core.fold import ID_NAMESPACE, _state, _status_record, fold_all
+from streams.core.model import ChargeChange, ChargeStatus, MessageState, Receipt, Status, StatusChange
 
 T0 = 1_780_000_000_000_000
 

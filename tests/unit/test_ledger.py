@@ -1,4 +1,4 @@
-"""streams.pipeline.ledger: a commit never passes a record that was fetched
+"""streams.worker.ledger: a commit never passes a record that was fetched
 and not processed, and passes everything that was processed or absent."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.pipeline.ledger import OffsetLedger
+from streams.worker.ledger import OffsetLedger
 
 TP = ("raw.gatewayapi", 0)
 

@@ -1,4 +1,4 @@
-"""The outbox's counting of delivery reports (streams.pipeline.output.Batch),
+"""The outbox's counting of delivery reports (streams.worker.output.Batch),
 with a stand-in for librdkafka's producer that reports deliveries from another
 thread, as librdkafka's poll thread does. The real producer is exercised by
 every integration test."""
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from streams.pipeline.output import Batch, DeliveryError
+from streams.worker.output import Batch, DeliveryError
 
 
 class ThreadedProducer:

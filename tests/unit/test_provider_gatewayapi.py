@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.model import (
+from streams.core.model import (
     FINAL_RANK,
     RANK,
     RETRYABLE,
@@ -23,10 +23,10 @@ from streams.model import (
     Status,
     parse_iso,
 )
-from streams.providers import Options, normalize
-from streams.providers.gatewayapi import CHARGES, ERRORS, SMPP_STATES, STATUSES, parse
+from streams.core.providers import Options, normalize
+from streams.core.providers.gatewayapi import CHARGES, ERRORS, SMPP_STATES, STATUSES, parse
 
-SAMPLES = Path(__file__).parents[2] / "streams" / "samples" / "gatewayapi.txt"
+SAMPLES = Path(__file__).parents[2] / "streams" / "core" / "samples" / "gatewayapi.txt"
 UTC = Options()
 T = 1773133209  # 2026-03-10T09:00:09Z
 

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.model import RANK, ErrorCategory, Receipt, ReceiptError, Status, is_final_everywhere, parse_iso
-from streams.providers import Options, labsmobile, normalize
+from streams.core.model import RANK, ErrorCategory, Receipt, ReceiptError, Status, is_final_everywhere, parse_iso
+from streams.core.providers import Options, labsmobile, normalize
 
-SAMPLES = Path(__file__).resolve().parents[2] / "streams" / "samples" / "labsmobile.txt"
+SAMPLES = Path(__file__).resolve().parents[2] / "streams" / "core" / "samples" / "labsmobile.txt"
 UTC = Options()
 MSISDN = "34600000199"
 

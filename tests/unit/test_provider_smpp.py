@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.model import FINAL_RANK, RANK, Receipt, ReceiptError, Status, parse_iso
-from streams.providers import Options, normalize
-from streams.providers.smpp import STATUSES, fields, parse
+from streams.core.model import FINAL_RANK, RANK, Receipt, ReceiptError, Status, parse_iso
+from streams.core.providers import Options, normalize
+from streams.core.providers.smpp import STATUSES, fields, parse
 
-SAMPLES = Path(__file__).parents[2] / "streams" / "samples" / "smpp.txt"
+SAMPLES = Path(__file__).parents[2] / "streams" / "core" / "samples" / "smpp.txt"
 UTC = Options()
 
 

@@ -12,8 +12,8 @@ from urllib.parse import parse_qsl, unquote_plus
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from streams.model import ReceiptError
-from streams.providers import _wire
+from streams.core.model import ReceiptError
+from streams.core.providers import _wire
 
 
 def outcome(call: Callable[[], Any]) -> tuple[str, Any]:

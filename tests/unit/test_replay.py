@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams import envelope, providers, samples
-from streams.fold import Emitted, change_id, fold, fold_all
-from streams.model import (
+from streams.core import providers, samples
+from streams.core.fold import Emitted, change_id, fold, fold_all
+from streams.core.model import (
     CHARGE_RANK,
     RANK,
     ChargeChange,
@@ -26,9 +26,9 @@ from streams.model import (
     StatusChange,
     parse_iso,
 )
-from streams.pipeline import steps
-from streams.providers import vonage
-from streams.rebuild import (
+from streams.core.providers import vonage
+from streams.kafka.topics import murmur2, partition_for, raw_topic
+from streams.ops.rebuild import (
     HISTORY_MARGIN_US,
     Difference,
     Outcome,
@@ -39,8 +39,8 @@ from streams.rebuild import (
     is_correction,
     progress_group,
 )
-from streams.rebuild import summary_text as rebuild_summary_text
-from streams.replay import (
+from streams.ops.rebuild import summary_text as rebuild_summary_text
+from streams.ops.replay import (
     ALL_PARTITIONS,
     Item,
     PartitionRange,
@@ -58,7 +58,8 @@ from streams.replay import (
     summary_text,
     time_ranges,
 )
-from streams.topics import murmur2, partition_for, raw_topic
+from streams.serde import envelope
+from streams.worker import steps
 
 NOW_MS = 1_780_000_000_000
 T0 = 1_780_000_000_000_000

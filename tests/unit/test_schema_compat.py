@@ -21,9 +21,10 @@ import pytest
 from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibilityType
 
 import streams
-from streams import codec, records, registry
-from streams.fold import fold_all
-from streams.model import Receipt, Status
+from streams.core import records
+from streams.core.fold import fold_all
+from streams.core.model import Receipt, Status
+from streams.serde import codec, registry
 
 RELEASED = codec.schema_dir() / "released"
 

@@ -1,13 +1,14 @@
-"""streams.pipeline.steps on its own: what a dead letter carries."""
+"""streams.worker.steps on its own: what a dead letter carries."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams import codec, envelope, providers
-from streams.pipeline import steps
-from streams.providers._wire import clip
+from streams.core import providers
+from streams.core.providers._wire import clip
+from streams.serde import codec, envelope
+from streams.worker import steps
 
 SOURCE = steps.Source("dlr.raw.labsmobile", 2, 41, b"k", 1_700_000_000_000_000)
 

@@ -10,12 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from streams import codec, providers, records, registry, samples
-from streams.model import MessageState, Receipt, ReceiptError
-from streams.pipeline import steps
-from streams.registry import HEADER, ConfluentClient, Registry, RegistryError, decode_any
-from streams.tail import to_json
-from streams.topics import (
+from streams.core import providers, records, samples
+from streams.core.model import MessageState, Receipt, ReceiptError
+from streams.kafka.topics import (
     CHARGE_CHANGES,
     DEAD_LETTER,
     RECEIPTS,
@@ -24,6 +21,10 @@ from streams.topics import (
     changelog,
     raw_topic,
 )
+from streams.ops.tail import to_json
+from streams.serde import codec, registry
+from streams.serde.registry import HEADER, ConfluentClient, Registry, RegistryError, decode_any
+from streams.worker import steps
 from tests.fake_registry import FakeClient
 
 SRC = steps.Source(raw_topic("vonage"), 0, 7, b"k", 1_780_000_000_000_000)
@@ -226,7 +227,7 @@ def test_the_state_encoder_is_the_changelogs_of_the_state_version() -> None:
 
 
 def test_replay_stops_before_reading_when_the_registry_is_down(monkeypatch: pytest.MonkeyPatch) -> None:
-    from streams.replay import Request, replay
+    from streams.ops.replay import Request, replay
 
     client = FakeClient()
     client.down = True

@@ -13,14 +13,15 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from streams import codec, providers, samples
-from streams.model import ErrorCategory, Receipt, Status
-from streams.pipeline.metrics import Histogram, Metrics
-from streams.topics import DEAD_LETTER, RECEIPTS, REPARTITION, STATUS_CHANGES, raw_topic
-from streams.webhooks import _gauges, health, receive, signatures
-from streams.webhooks.receive import Incoming, Refused, WebhookConfig
-from streams.webhooks.routes import ROUTES
-from streams.webhooks.signatures import SignatureError
+from streams.core import providers, samples
+from streams.core.model import ErrorCategory, Receipt, Status
+from streams.kafka.topics import DEAD_LETTER, RECEIPTS, REPARTITION, STATUS_CHANGES, raw_topic
+from streams.serde import codec
+from streams.worker.metrics import Histogram, Metrics
+from streams.worker.webhooks import _gauges, health, receive, signatures
+from streams.worker.webhooks.receive import Incoming, Refused, WebhookConfig
+from streams.worker.webhooks.routes import ROUTES
+from streams.worker.webhooks.signatures import SignatureError
 
 # GatewayAPI's own example (onlinecity/gatewayapi-docs docs/rest.rst, "Authentication
 # token"): this token, verified with the secret "secret" as HS256.
@@ -522,7 +523,7 @@ def receive_get(ack: str, query: str, timeout: float = 0.05) -> tuple[int, str, 
 
     from aiohttp.test_utils import make_mocked_request
 
-    from streams.webhooks import _receive
+    from streams.worker.webhooks import _receive
 
     topic = StubTopic(ack)
     request = make_mocked_request("GET", f"/dlr/labsmobile?{query}")

@@ -15,10 +15,10 @@ from aiohttp import StreamReader
 from aiohttp.http_exceptions import BadHttpMessage
 from aiohttp.test_utils import make_mocked_request
 
-from streams.pipeline.metrics import Metrics
-from streams.webhooks import _webhook_handler, serverlog
-from streams.webhooks.receive import WebhookConfig
-from streams.webhooks.routes import ROUTES
+from streams.worker.metrics import Metrics
+from streams.worker.webhooks import _webhook_handler, serverlog
+from streams.worker.webhooks.receive import WebhookConfig
+from streams.worker.webhooks.routes import ROUTES
 
 PHONE = "4512345678"
 

@@ -1,0 +1,689 @@
+"""`dlr replay`: re-read a range of the raw topics and feed those receipts
+through the current normalizer and fold again (docs/replay.md).
+
+How it works: the chosen range is read with a plain consumer (no group) and
+every record is normalized with `steps.normalize`, the worker's own code. The
+resulting receipts are folded, here, into the live states read from the state
+table's changelog: that says, per receipt, whether it is news to the live
+state, and exactly which changes the fold will emit. The receipts that are news
+are then written to the fold agent's input topic (`FOLD_INPUT`) on the
+partition the worker's producer would pick (murmur2 of the message key), where
+the live fold agent folds them and emits the changes, and to dlr.receipts, as
+the worker writes every receipt it normalizes; the command waits until the
+workers' consumer group has committed past them. Receipts the live state
+already absorbs are not written:
+the fold is a join over the set of receipts, so folding them again can change
+nothing (that is also why replaying a day that was processed emits nothing).
+
+The module has two halves: pure functions (range and time parsing, the plan,
+the summary, the progress line) that the unit tests cover, and the Kafka I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from streams.core import records
+from streams.core.fold import Emitted, fold
+from streams.core.model import MessageState, Receipt, ReceiptError, StatusChange, parse_iso
+from streams.kafka.topics import APP_ID, DEAD_LETTER, RAW_PREFIX, RECEIPTS, REPARTITION, partition_for
+from streams.serde.registry import RegistryError, decode_any
+from streams.worker import steps
+
+# The topic the workers' fold agent reads (see streams/worker/app.py): receipts
+# there are folded into the state of their key's partition. The one place to
+# change if the agents are wired otherwise.
+FOLD_INPUT = REPARTITION
+
+# --------------------------------------------------------------------------
+# Pure parts
+# --------------------------------------------------------------------------
+
+_RELATIVE = re.compile(r"-\s*(\d+(?:\.\d+)?)\s*([smhd])")
+_UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def parse_time(text: str, now_ms: int) -> int:
+    """A time for --from/--to as Kafka timestamp milliseconds: ISO-8601 (a date
+    alone is midnight; no zone is UTC), `now`, or relative to now: -90s, -15m,
+    -2h, -1d."""
+    value = text.strip()
+    if value == "now":
+        return now_ms
+    relative = _RELATIVE.fullmatch(value)
+    if relative:
+        return now_ms - round(float(relative.group(1)) * _UNIT_MS[relative.group(2)])
+    try:
+        return parse_iso(value) // 1000
+    except ValueError:
+        raise ValueError(f"not a time: {text!r} (ISO-8601 like 2026-03-12 or 2026-03-12T09:00:00Z, "
+                         "now, or relative like --from=-2h, -30m, -1d)") from None
+
+
+ALL_PARTITIONS = -1
+
+
+def parse_offsets(text: str) -> dict[int, int]:
+    """`O` (every partition) or `P:O[,P:O...]`, as {partition: offset};
+    ALL_PARTITIONS stands for every partition."""
+    out: dict[int, int] = {}
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise ValueError("empty offset list")
+    for item in items:
+        partition_text, sep, offset_text = item.rpartition(":")
+        try:
+            partition = int(partition_text) if sep else ALL_PARTITIONS
+            offset = int(offset_text)
+        except ValueError:
+            raise ValueError(f"not an offset: {item!r} (expected O or P:O)") from None
+        if offset < 0 or (sep and partition < 0):
+            raise ValueError(f"negative partition or offset in {item!r}")
+        if partition in out or (ALL_PARTITIONS in out and len(items) > 1):
+            raise ValueError(f"offset list {text!r}: give one O, or P:O once per partition")
+        out[partition] = offset
+    return out
+
+
+def offset_for(spec: Mapping[int, int] | None, partition: int) -> int | None:
+    """The offset a spec names for a partition (None: the spec names none)."""
+    if spec is None:
+        return None
+    return spec.get(ALL_PARTITIONS, spec.get(partition))
+
+
+def clip(low: int, high: int, start: int | None, end: int | None) -> tuple[int, int]:
+    """[start, end) inside the partition's [low, high); None is the edge."""
+    first = low if start is None else max(low, min(start, high))
+    last = high if end is None else max(first, min(end, high))
+    return first, last
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionRange:
+    topic: str
+    partition: int
+    start: int  # first offset read
+    end: int  # first offset not read
+
+    @property
+    def size(self) -> int:
+        return max(0, self.end - self.start)
+
+
+def offset_ranges(topic: str, marks: Mapping[int, tuple[int, int]], start: Mapping[int, int] | None,
+                  end: Mapping[int, int] | None) -> list[PartitionRange]:
+    """Ranges for --from-offset/--to-offset. A partition a P:O --from-offset
+    does not name is not read; one --to-offset does not name is read to its end."""
+    out = []
+    for partition, (low, high) in sorted(marks.items()):
+        first = offset_for(start, partition)
+        if start is not None and first is None:
+            continue
+        s, e = clip(low, high, first, offset_for(end, partition))
+        out.append(PartitionRange(topic, partition, s, e))
+    return out
+
+
+def time_ranges(topic: str, marks: Mapping[int, tuple[int, int]], start: Mapping[int, int],
+                end: Mapping[int, int] | None) -> list[PartitionRange]:
+    """Ranges for --from/--to, given what offsets_for_times answered per
+    partition: the first offset at or after the time, -1 for none (the end)."""
+    out = []
+    for partition, (low, high) in sorted(marks.items()):
+        first = start.get(partition, -1)
+        last = -1 if end is None else end.get(partition, -1)
+        s, e = clip(low, high, high if first < 0 else first, high if last < 0 else last)
+        out.append(PartitionRange(topic, partition, s, e))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One raw record read, and what the current code makes of it."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    out: steps.Out  # a receipt for dlr.receipts, or a dead letter
+    receipt: Receipt | None  # the receipt, decoded; None for a dead letter
+
+    @property
+    def coordinates(self) -> tuple[str, int, int]:
+        return self.topic, self.partition, self.offset
+
+
+def item(topic: str, partition: int, offset: int, timestamp_ms: int, out: steps.Out) -> Item:
+    receipt = None
+    if out.topic == RECEIPTS:
+        receipt = records.from_avro(Receipt, decode_any(out.value, "Receipt", steps.encoders().registry)[1])
+    return Item(topic, partition, offset, timestamp_ms, out, receipt)
+
+
+def _same_observation_other_meaning(state: MessageState, r: Receipt) -> bool:
+    """The receipt that set the state's status, read under another mapping: same
+    provider word, time and code, another status or error meaning."""
+    return (r.provider_status == state.provider_status and r.event_time == state.event_time
+            and r.error_code == state.error_code
+            and (r.status, r.final, r.error_category, r.retryable)
+            != (state.status, state.final, state.error_category, state.retryable))
+
+
+@dataclass
+class Plan:
+    """What a replay does. `write` holds the receipts that are news, in read
+    order; `dead_letters` the dead letters not on dlr.dead-letter yet."""
+
+    read: int = 0
+    receipts: int = 0
+    news: int = 0  # receipts that change the live state: their mapping differs from what was folded
+    stale: int = 0  # receipts the live state holds under another meaning, which a replay cannot lower
+    newly_dead: int = 0  # receipts before, dead letters now
+    dead: int = 0
+    emitted: list[Emitted] = field(default_factory=list)
+    write: list[Item] = field(default_factory=list)
+    dead_letters: list[Item] = field(default_factory=list)
+    stale_keys: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> int:
+        return self.news + self.stale + self.newly_dead
+
+    @property
+    def status_changes(self) -> int:
+        return sum(isinstance(e, StatusChange) for e in self.emitted)
+
+    @property
+    def charge_changes(self) -> int:
+        return len(self.emitted) - self.status_changes
+
+
+def plan(items: Iterable[Item], live: Mapping[str, MessageState],
+         dead_letter_at: Callable[[tuple[str, int, int]], bool], dead_letter_horizon_ms: int) -> Plan:
+    """Fold the items, in order, into the live states.
+
+    A receipt "maps differently than before" when
+    - folding it changes the live state (news: the receipt that was folded from
+      this raw record, if any, was another one, or it was a dead letter), or
+    - the live state's status was set by this very observation (same provider
+      word, time and error code) with another status or error meaning: the
+      mapping changed in a way the monotone fold cannot apply (stale; `dlr
+      rebuild` corrects it), or
+    - it is a dead letter now and dlr.dead-letter has none for its raw record,
+      which is only known for records younger than the dead-letter topic's
+      oldest retained record (`dead_letter_horizon_ms`).
+    """
+    result = Plan()
+    states: dict[str, MessageState] = {}
+    for it in items:
+        result.read += 1
+        r = it.receipt
+        if r is None:
+            result.dead += 1
+            if not dead_letter_at(it.coordinates):
+                result.dead_letters.append(it)
+                if it.timestamp_ms >= dead_letter_horizon_ms:
+                    result.newly_dead += 1
+            continue
+        result.receipts += 1
+        key = r.message_key
+        state = states[key] if key in states else live.get(key)
+        new, emitted = fold(state, r)
+        if new != state:
+            result.news += 1
+            result.write.append(it)
+            result.emitted.extend(emitted)
+            states[key] = new
+        elif state is not None and _same_observation_other_meaning(state, r):
+            result.stale += 1
+            result.stale_keys.append(key)
+    return result
+
+
+def summary(p: Plan, dry_run: bool, folded: bool | None) -> dict[str, Any]:
+    return {
+        "type": "summary", "dry_run": dry_run, "read": p.read, "receipts": p.receipts,
+        "changed": p.changed, "news": p.news, "stale": p.stale, "newly_dead": p.newly_dead,
+        "status_changes": p.status_changes, "charge_changes": p.charge_changes,
+        "dead_lettered": p.dead, "dead_letters_new": len(p.dead_letters),
+        "dead_letters_written": 0 if dry_run else len(p.dead_letters),
+        "receipts_written": 0 if dry_run else len(p.write), "folded": folded,
+    }
+
+
+def summary_text(s: Mapping[str, Any]) -> str:
+    would = "would be " if s["dry_run"] else ""
+    lines = [
+        f"dlr replay{' --dry-run' if s['dry_run'] else ''}: {s['read']} records read, {s['receipts']} receipts",
+        f"  map differently than before: {s['changed']} (news to the live state: {s['news']}, "
+        f"stale in the live state: {s['stale']}, now dead-lettered: {s['newly_dead']})",
+        f"  status changes {would}emitted: {s['status_changes']}, charge changes {would}emitted: "
+        f"{s['charge_changes']}",
+        f"  dead-lettered: {s['dead_lettered']} ({s['dead_lettered'] - s['dead_letters_new']} already on "
+        f"{DEAD_LETTER}, {s['dead_letters_new']} {would or ''}written)",
+    ]
+    if not s["dry_run"]:
+        state = {True: "folded by the workers", False: "NOT yet folded: are the workers running?",
+                 None: "nothing to fold"}[s["folded"]]
+        lines.append(f"  receipts written to {RECEIPTS} and the fold: {s['receipts_written']} ({state})")
+    if s["stale"]:
+        lines.append(f"  {s['stale']} receipt(s) mean something else now than in the live state and a replay "
+                     "cannot lower a status: see `dlr rebuild --dry-run`")
+    return "\n".join(lines)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = int(seconds + 0.5)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60:02d}:{rest % 60:02d}"
+
+
+def progress_line(what: str, done: int, total: int, elapsed: float, width: int = 24) -> str:
+    """`reading  [#########-----------]  45%  4500/10000 records  1,234/s  left 00:04`."""
+    rate = done / elapsed if elapsed > 0 else 0.0
+    left = (total - done) / rate if rate > 0 and total >= done else None
+    fraction = min(1.0, done / total) if total else 1.0
+    filled = int(fraction * width)
+    return (f"{what}  [{'#' * filled}{'-' * (width - filled)}] {fraction:4.0%}  {done}/{total} records  "
+            f"{rate:,.0f}/s  left {_duration(left)}")
+
+
+class Progress:
+    """A progress bar on stderr, redrawn in place on a terminal; elsewhere
+    (logs, CI) only the final line."""
+
+    def __init__(self, what: str, total: int, stream: IO[str] | None = None, tty: bool | None = None,
+                 interval: float = 0.2, clock: Callable[[], float] = time.monotonic) -> None:
+        self.what, self.total, self.done = what, total, 0
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = self.stream.isatty() if tty is None else tty
+        self.interval, self.clock = interval, clock
+        self.started = self._drawn = clock()
+
+    def add(self, n: int = 1) -> None:
+        self.done += n
+        if self.tty and self.clock() - self._drawn >= self.interval:
+            self._drawn = self.clock()
+            self.stream.write("\r" + progress_line(self.what, self.done, self.total, self._drawn - self.started))
+            self.stream.flush()
+
+    def close(self) -> None:
+        elapsed = self.clock() - self.started
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        line = f"{self.what}: {self.done} records in {elapsed:.1f}s ({rate:,.0f}/s)"
+        self.stream.write(("\r\x1b[K" if self.tty else "") + line + "\n")
+        self.stream.flush()
+
+
+# --------------------------------------------------------------------------
+# Kafka I/O
+# --------------------------------------------------------------------------
+
+
+def consumer(bootstrap: str) -> Any:
+    """A consumer for assigned partitions (no group membership, no commits)."""
+    from confluent_kafka import Consumer
+
+    from streams.kafka.admin import client_config
+
+    return Consumer(client_config(bootstrap, {
+        "group.id": f"dlr-replay-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False,
+        "auto.offset.reset": "earliest", "enable.partition.eof": True,
+    }))
+
+
+def partitions(client: Any, topic: str) -> list[int] | None:
+    meta = client.list_topics(timeout=30).topics.get(topic)
+    if meta is None or meta.error is not None:
+        return None
+    return sorted(meta.partitions)
+
+
+def watermarks(client: Any, topic: str, parts: Iterable[int]) -> dict[int, tuple[int, int]]:
+    from confluent_kafka import TopicPartition
+
+    out = {}
+    for p in parts:
+        low, high = client.get_watermark_offsets(TopicPartition(topic, p), timeout=30)
+        out[p] = (int(low), int(high))
+    return out
+
+
+def all_of(client: Any, topic: str) -> list[PartitionRange]:
+    parts = partitions(client, topic)
+    if parts is None:
+        return []
+    return [PartitionRange(topic, p, low, high) for p, (low, high) in watermarks(client, topic, parts).items()]
+
+
+def read(client: Any, ranges: list[PartitionRange], handle: Callable[[Any], None],
+         stall_timeout: float = 60.0) -> None:
+    """Every record in the ranges, per partition in offset order. Ends at each
+    range's end (gaps such as transaction markers included)."""
+    from confluent_kafka import KafkaError, KafkaException, TopicPartition
+
+    pending = {(r.topic, r.partition): r.end for r in ranges if r.size}
+    if not pending:
+        return
+    client.assign([TopicPartition(r.topic, r.partition, r.start) for r in ranges if r.size])
+    last_progress = time.monotonic()
+    try:
+        while pending:
+            messages = client.consume(1000, 0.5)
+            for message in messages:
+                tp = (message.topic(), message.partition())
+                error = message.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        pending.pop(tp, None)
+                        continue
+                    raise KafkaException(error)
+                end = pending.get(tp)
+                if end is None or message.offset() >= end:
+                    pending.pop(tp, None)
+                    continue
+                handle(message)
+                last_progress = time.monotonic()
+                if message.offset() + 1 >= end:
+                    pending.pop(tp, None)
+            if not messages and pending:
+                positions = client.position([TopicPartition(t, p) for t, p in pending])
+                for tp in positions:
+                    if tp.offset >= 0 and tp.offset >= pending[(tp.topic, tp.partition)]:
+                        pending.pop((tp.topic, tp.partition), None)
+                if pending and time.monotonic() - last_progress > stall_timeout:
+                    raise RuntimeError(f"no records from {sorted(pending)} for {stall_timeout:.0f}s")
+    finally:
+        client.unassign()
+
+
+def read_states(bootstrap: str, topic: str, wanted: Callable[[bytes], bool] | None = None,
+                progress: Callable[[int], None] | None = None) -> dict[str, MessageState]:
+    """The last MessageState per key in a state table's changelog topic."""
+    client = consumer(bootstrap)
+    last: dict[bytes, bytes | None] = {}
+
+    def keep(message: Any) -> None:
+        key = message.key()
+        if key is not None and (wanted is None or wanted(key)):
+            last[key] = message.value()
+        if progress:
+            progress(1)
+
+    try:
+        parts = partitions(client, topic)
+        if parts is None:
+            raise RuntimeError(f"no topic {topic}: is the state version right (DLR_STATE_VERSION)?")
+        read(client, all_of(client, topic), keep)
+    finally:
+        client.close()
+    out = {}
+    for key, value in last.items():
+        state = steps.decode_state(value)
+        if state is not None:
+            out[key.decode()] = state
+    return out
+
+
+def read_dead_letter_index(bootstrap: str, topics: set[str]) -> tuple[set[tuple[str, int, int]], int]:
+    """Where the dead letters on dlr.dead-letter came from (raw topic, partition,
+    offset), and the horizon: the time before which the topic has lost records
+    to retention (0 when it has lost none)."""
+    client = consumer(bootstrap)
+    seen: set[tuple[str, int, int]] = set()
+    first: dict[int, int] = {}
+    try:
+        ranges = all_of(client, DEAD_LETTER)
+        lossy = {r.partition for r in ranges if r.start > 0}
+
+        def keep(message: Any) -> None:
+            if message.partition() in lossy and message.partition() not in first:
+                first[message.partition()] = message.timestamp()[1]
+            try:
+                _, record = decode_any(message.value() or b"", "DeadLetter")
+            except ReceiptError:
+                return
+            if record["source_topic"] in topics:
+                seen.add((record["source_topic"], record["source_partition"], record["source_offset"]))
+
+        read(client, ranges, keep)
+    finally:
+        client.close()
+    horizon = max(first.values(), default=0)
+    if lossy and not first:  # the lossy partitions are empty now: everything before now is unknown
+        horizon = int(time.time() * 1000)
+    return seen, horizon
+
+
+class Writer:
+    """An idempotent producer that remembers, per partition, the last offset written."""
+
+    def __init__(self, bootstrap: str) -> None:
+        from confluent_kafka import Producer
+
+        from streams.kafka.admin import client_config
+
+        self.producer = Producer(client_config(bootstrap, {"enable.idempotence": True, "linger.ms": 5}))
+        self.last: dict[tuple[str, int], int] = {}
+        self.errors: list[str] = []
+        self.sent = 0
+
+    def _delivered(self, error: Any, message: Any) -> None:
+        if error is not None:
+            self.errors.append(str(error))
+            return
+        tp = (message.topic(), message.partition())
+        self.last[tp] = max(self.last.get(tp, -1), message.offset())
+
+    def send(self, topic: str, partition: int, key: bytes | None, value: bytes | None) -> None:
+        while True:
+            try:
+                self.producer.produce(topic, value, key, partition=partition, on_delivery=self._delivered)
+                break
+            except BufferError:  # the local queue is full: let it drain
+                self.producer.poll(0.1)
+        self.sent += 1
+        self.producer.poll(0)
+
+    def flush(self, timeout: float = 60.0) -> None:
+        left = self.producer.flush(timeout)
+        if left:
+            self.errors.append(f"{left} record(s) not confirmed after {timeout:.0f}s")
+
+
+def wait_folded(bootstrap: str, written: Mapping[int, int], timeout: float) -> bool:
+    """Until the workers' consumer group has committed past `written`
+    ({FOLD_INPUT partition: last offset written}): the fold agent has folded
+    those receipts and flushed what they emit."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from streams.kafka.admin import client_config
+
+    if not written:
+        return True
+    client = Consumer(client_config(bootstrap, {"group.id": APP_ID, "enable.auto.commit": False}))
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            committed = client.committed([TopicPartition(FOLD_INPUT, p) for p in written], timeout=10)
+            if all(tp.offset > written[tp.partition] for tp in committed):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.25)
+    finally:
+        client.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    bootstrap: str
+    providers: list[str]
+    state_version: int
+    from_time: str | None = None
+    to_time: str | None = None
+    from_offset: str | None = None
+    to_offset: str | None = None
+    dry_run: bool = False
+    wait: float = 60.0
+
+
+def check(request: Request, all_providers: bool) -> None:
+    """The combinations of range options that mean something; a ValueError says why not."""
+    by_time = request.from_time is not None or request.to_time is not None
+    by_offset = request.from_offset is not None or request.to_offset is not None
+    if by_time and by_offset:
+        raise ValueError("give a time range (--from/--to) or an offset range (--from-offset/--to-offset), not both")
+    if not by_time and not by_offset:
+        raise ValueError("give --from TIME (and --to TIME) or --from-offset (and --to-offset)")
+    if by_time and request.from_time is None:
+        raise ValueError("--to needs --from")
+    if by_offset and request.from_offset is None:
+        raise ValueError("--to-offset needs --from-offset")
+    if all_providers:
+        for name, text in (("--from-offset", request.from_offset), ("--to-offset", request.to_offset)):
+            if text is not None and ALL_PARTITIONS not in parse_offsets(text):
+                raise ValueError(f"{name} P:O names offsets of one raw topic: give --provider")
+    if request.wait < 0:
+        raise ValueError("--wait must not be negative")
+    for text in (request.from_time, request.to_time):
+        if text is not None:
+            parse_time(text, 0)
+    for text in (request.from_offset, request.to_offset):
+        if text is not None:
+            parse_offsets(text)
+
+
+def _ranges(client: Any, request: Request, topics: list[str]) -> list[PartitionRange]:
+    from confluent_kafka import TopicPartition
+
+    now_ms = int(time.time() * 1000)
+    start_ms = parse_time(request.from_time, now_ms) if request.from_time else None
+    end_ms = parse_time(request.to_time, now_ms) if request.to_time else None
+    start_offsets = parse_offsets(request.from_offset) if request.from_offset else None
+    end_offsets = parse_offsets(request.to_offset) if request.to_offset else None
+    out: list[PartitionRange] = []
+    for topic in topics:
+        parts = partitions(client, topic)
+        if parts is None:
+            continue
+        marks = watermarks(client, topic, parts)
+        if start_ms is None:
+            out += offset_ranges(topic, marks, start_offsets, end_offsets)
+            continue
+
+        def lookup(ms: int, parts: list[int] = parts, topic: str = topic) -> dict[int, int]:
+            answer = client.offsets_for_times([TopicPartition(topic, p, ms) for p in parts], timeout=30)
+            return {tp.partition: tp.offset for tp in answer}
+
+        out += time_ranges(topic, marks, lookup(start_ms), None if end_ms is None else lookup(end_ms))
+    return out
+
+
+def replay(request: Request, out: IO[str] | None = None, err: IO[str] | None = None) -> int:
+    """Exit status: 0 done (or dry run), 1 a write failed, 2 written but not
+    folded within --wait, 64 bad options (e.g. no changelog for that state
+    version, a schema registry that cannot be reached)."""
+    from streams import settings
+    from streams.kafka.topics import changelog, raw_topic
+
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:  # with DLR_SCHEMA_REGISTRY_URL: registered now, not in the middle of the range
+        steps.encoders()
+    except RegistryError as exc:
+        err.write(f"dlr replay: schema registry: {' '.join(str(exc).split())}\n")
+        return 64
+    topics = [raw_topic(p) for p in request.providers]
+    client = consumer(request.bootstrap)
+    try:
+        ranges = _ranges(client, request, topics)
+        total = sum(r.size for r in ranges)
+        options = settings.parse_options()
+        items: list[Item] = []
+        bar = Progress("reading", total, err)
+
+        def normalize(message: Any) -> None:
+            topic, partition, offset = message.topic(), message.partition(), message.offset()
+            timestamp_ms = message.timestamp()[1]
+            src = steps.Source(topic, partition, offset, message.key(), timestamp_ms * 1000)
+            provider = topic.removeprefix(RAW_PREFIX)
+            items.append(item(topic, partition, offset, timestamp_ms,
+                              steps.normalize(provider, message.value(), src, options)))
+            bar.add()
+
+        read(client, ranges, normalize)
+        bar.close()
+    finally:
+        client.close()
+
+    keys = {it.receipt.message_key.encode() for it in items if it.receipt is not None}
+    try:
+        live = read_states(request.bootstrap, changelog(request.state_version), keys.__contains__) if keys else {}
+    except RuntimeError as exc:
+        err.write(f"dlr replay: {exc}\n")
+        return 64
+    dead_index, horizon = (read_dead_letter_index(request.bootstrap, set(topics))
+                           if any(it.receipt is None for it in items) else (set(), 0))
+    result = plan(items, live, dead_index.__contains__, horizon)
+    for emitted in result.emitted:
+        out.write(json.dumps(records.to_json(emitted), ensure_ascii=False, separators=(",", ":")) + "\n")
+
+    folded: bool | None = None
+    failed = False
+    if not request.dry_run and (result.write or result.dead_letters):
+        try:
+            counts = {t: partitions_count(request.bootstrap, t) for t in (FOLD_INPUT, RECEIPTS, DEAD_LETTER)}
+        except RuntimeError as exc:
+            err.write(f"dlr replay: {exc} (start a worker of this version once: it creates its topics)\n")
+            return 64
+        writer = Writer(request.bootstrap)
+        bar = Progress("writing", len(result.write) + len(result.dead_letters), err)
+        for it in result.write:
+            key = it.out.key or b""
+            for topic in (RECEIPTS, FOLD_INPUT):
+                writer.send(topic, partition_for(key, counts[topic]), key, it.out.value)
+            bar.add()
+        dead_count = counts[DEAD_LETTER]
+        for it in result.dead_letters:
+            source_key = it.out.key  # the worker keys a dead letter by its raw record's key
+            writer.send(DEAD_LETTER,
+                        partition_for(source_key, dead_count) if source_key else it.partition % dead_count,
+                        source_key, it.out.value)
+            bar.add()
+        writer.flush()
+        bar.close()
+        failed = bool(writer.errors)
+        for error in writer.errors[:5]:
+            err.write(f"dlr replay: write failed: {error}\n")
+        written = {p: offset for (topic, p), offset in writer.last.items() if topic == FOLD_INPUT}
+        if written and not failed:
+            folded = wait_folded(request.bootstrap, written, request.wait)
+    s = summary(result, request.dry_run, folded)
+    out.write(json.dumps(s, separators=(",", ":")) + "\n")
+    out.flush()
+    err.write(summary_text(s) + "\n")
+    if failed:
+        return 1
+    return 2 if folded is False else 0
+
+
+def partitions_count(bootstrap: str, topic: str) -> int:
+    from confluent_kafka.admin import AdminClient
+
+    from streams.kafka.admin import client_config
+
+    meta = AdminClient(client_config(bootstrap)).list_topics(timeout=30).topics.get(topic)
+    if meta is None or meta.error is not None:
+        raise RuntimeError(f"no topic {topic}")
+    return len(meta.partitions)

@@ -1,0 +1,204 @@
+"""What the agents do to one record, as plain functions over bytes: testable
+without Kafka, and the same code the offline commands run.
+
+Every step returns what to write; none raises for bad input (a bad record
+becomes a dead letter with its bytes and reason: Faust acks a message whose
+agent raised, and it would be lost). A schema registry failure is not bad
+input: `RegistryError` is never turned into a dead letter, it propagates.
+
+Each output is encoded with the encoder of its topic (`Encoders`): Avro
+single-object encoding, or the Confluent wire format with a registered schema
+id when DLR_SCHEMA_REGISTRY_URL is set (streams.serde.registry). The encoders are
+resolved once, by the worker at start-up (`use`), else at first use; per record
+encoding is one call, from the record itself. Records are read in either
+framing; the single-object encoding of the current schemas, the hot case, by
+decoders compiled from them (streams.serde.compiled_codec)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from streams import settings
+from streams.core import providers, records
+from streams.core.fold import fold
+from streams.core.model import ChargeChange, MessageState, Receipt, ReceiptError, StatusChange
+from streams.kafka.topics import CHARGE_CHANGES, DEAD_LETTER, RECEIPTS, REPARTITION, STATUS_CHANGES, changelog
+from streams.serde import compiled_codec, envelope
+from streams.serde.registry import Encoder, Registry, decode_any, encoder_for, record_encoder_for
+
+
+@dataclass(frozen=True, slots=True)
+class Out:
+    topic: str
+    key: bytes | None
+    value: bytes
+    status: str | None = None  # the status a StatusChange reached, for the metrics
+
+
+@dataclass(frozen=True, slots=True)
+class Encoders:
+    """The encoder of each output topic, the decoders of what the fold reads
+    back (receipts off the repartition topic, stored states), and the
+    registry records are read with (None: the configured one, if any)."""
+
+    receipt: Callable[[Receipt], bytes]  # dlr.receipts (and the repartition topic, same bytes)
+    status_change: Callable[[StatusChange], bytes]  # dlr.status-changes
+    charge_change: Callable[[ChargeChange], bytes]  # dlr.charge-changes
+    dead_letter: Encoder  # dlr.dead-letter, from a dict
+    state: Callable[[MessageState], bytes]  # the state table's changelog
+    read_receipt: Callable[[bytes], Receipt]  # either framing; ReceiptError, ValueError or TypeError if bad
+    read_state: Callable[[bytes], MessageState]
+    registry: Registry | None = None
+
+    @classmethod
+    def resolve(cls, state_version: int = 1, registry: Registry | None = None) -> Encoders:
+        """Every output's encoder: with a registry (given, or configured by
+        DLR_SCHEMA_REGISTRY_URL) each schema is registered under
+        `<topic>-value` now, so a registry that cannot be reached or refuses a
+        schema raises RegistryError here, before any record is read."""
+        receipt = record_encoder_for(RECEIPTS, Receipt, registry)
+        # The repartition topic carries dlr.receipts' bytes as they are; the
+        # registry gives the same schema the same id under every subject.
+        encoder_for(REPARTITION, "Receipt", registry)
+
+        # What is not the current schema's single-object encoding is read as
+        # before: either framing, a released schema, the same errors.
+        def any_receipt(value: bytes) -> Receipt:
+            return records.from_avro(Receipt, decode_any(value, "Receipt", registry)[1])
+
+        def any_state(value: bytes) -> MessageState:
+            return records.from_avro(MessageState, decode_any(value, "MessageState", registry)[1])
+
+        return cls(receipt, record_encoder_for(STATUS_CHANGES, StatusChange, registry),
+                   record_encoder_for(CHARGE_CHANGES, ChargeChange, registry),
+                   encoder_for(DEAD_LETTER, "DeadLetter", registry),
+                   record_encoder_for(changelog(state_version), MessageState, registry),
+                   compiled_codec.decoder(Receipt, any_receipt), compiled_codec.decoder(MessageState, any_state),
+                   registry)
+
+
+_encoders: Encoders | None = None
+
+
+def use(encoders: Encoders | None) -> None:
+    """Set the encoders every step writes with (None: resolve them again from
+    the settings at next use)."""
+    global _encoders
+    _encoders = encoders
+
+
+def encoders() -> Encoders:
+    """The encoders in use: those given to `use`, else resolved from the
+    settings (DLR_SCHEMA_REGISTRY_URL, DLR_STATE_VERSION) once."""
+    global _encoders
+    if _encoders is None:
+        _encoders = Encoders.resolve(settings.get_int("state_version"))
+    return _encoders
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    timestamp_us: int
+
+
+def source_of(event: Any) -> Source:
+    """Where a Faust event came from."""
+    message = event.message
+    return Source(message.topic, message.partition, message.offset, message.key,
+                  int(message.timestamp * 1_000_000))
+
+
+# The original record always goes into a dead letter whole; the payload inside
+# it only while small: the copy is for reading, and two copies of a 1 MB
+# receipt would not fit one producer request.
+PAYLOAD_COPY_LIMIT = 64 * 1024
+# A reason may quote the input; the original bytes are in the dead letter
+# already, whole.
+REASON_LIMIT = 500
+
+
+def dead_letter(src: Source, original: bytes | None, reason: str, stage: str,
+                provider: str | None = None, payload: bytes | None = None) -> Out:
+    value = (_encoders or encoders()).dead_letter({
+        "reason": reason if len(reason) <= REASON_LIMIT else f"{reason[:REASON_LIMIT]}... (cut)",
+        "stage": stage, "provider": provider, "source_topic": src.topic,
+        "source_partition": src.partition, "source_offset": src.offset, "source_key": src.key,
+        "original": original or b"",
+        "payload": payload if payload is None or len(payload) <= PAYLOAD_COPY_LIMIT else None,
+        "failed_at": time.time_ns() // 1000,
+    })
+    return Out(DEAD_LETTER, src.key, value)
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    out: Out  # the receipt for dlr.receipts, or a dead letter
+    receipt: Receipt | None = None
+
+
+def normalize(provider: str, value: bytes | None, src: Source, options: providers.Options) -> Out:
+    """A raw topic record -> a receipt for dlr.receipts keyed by message key, or a dead letter."""
+    return normalize_receipt(provider, value, src, options).out
+
+
+def normalize_receipt(provider: str, value: bytes | None, src: Source, options: providers.Options) -> Normalized:
+    """As `normalize`, keeping the decoded receipt for folding on the spot."""
+    payload = None
+    try:
+        env = envelope.read(value, src.timestamp_us)
+        payload = env["payload"]
+        if env["provider"] not in (None, provider):
+            raise ReceiptError(f"envelope for provider {env['provider']!r} on {provider}'s raw topic")
+        options = providers.Options(zones=options.zones, received_at=env["received_at"])
+        receipt = providers.normalize(provider, payload, options)
+    except ReceiptError as exc:
+        return Normalized(dead_letter(src, value, str(exc), "normalize", provider, payload))
+    encode = (_encoders or encoders()).receipt
+    out = Out(RECEIPTS, receipt.message_key.encode(), encode(receipt))
+    return Normalized(out, receipt)
+
+
+def decode_state(value: bytes | None) -> MessageState | None:
+    if value is None:
+        return None
+    return (_encoders or encoders()).read_state(value)
+
+
+def fold_one(state_bytes: bytes | None, value: bytes | None,
+             src: Source) -> tuple[bytes | None, list[Out]]:
+    """A receipt -> (new state bytes if the state changed, else None; outputs)."""
+    try:
+        if value is None:
+            raise ReceiptError("empty record (tombstone)")
+        receipt = (_encoders or encoders()).read_receipt(value)
+    except (ReceiptError, ValueError, TypeError) as exc:  # not a RegistryError: that propagates
+        return None, [dead_letter(src, value, str(exc), "fold")]
+    return fold_receipt(state_bytes, receipt, src)
+
+
+def fold_receipt(state_bytes: bytes | None, receipt: Receipt,
+                 src: Source) -> tuple[bytes | None, list[Out]]:
+    """A decoded receipt -> (new state bytes if the state changed, else None; outputs)."""
+    enc = _encoders or encoders()
+    try:
+        state = decode_state(state_bytes)
+    except (ReceiptError, ValueError, TypeError) as exc:  # a stored state we cannot read
+        return None, [dead_letter(src, enc.receipt(receipt), f"unreadable stored state: {exc}", "fold")]
+    new, emitted = fold(state, receipt)
+    key = receipt.message_key.encode()
+    outs = [
+        Out(STATUS_CHANGES, key, enc.status_change(e), e.status.value)
+        if isinstance(e, StatusChange) else
+        Out(CHARGE_CHANGES, key, enc.charge_change(e))
+        for e in emitted
+    ]
+    if new == state:
+        return None, outs
+    return enc.state(new), outs
