@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams.kafka.topics import TopicSpec, specs
+from streams.topics import TopicSpec, specs
 
 
 def client_config(bootstrap: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:

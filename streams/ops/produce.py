@@ -8,9 +8,9 @@ from typing import IO
 from streams.core import providers
 from streams.core.model import ReceiptError
 from streams.kafka.admin import client_config, ensure_topics
-from streams.kafka.topics import raw_topic
 from streams.ops.offline import lines
 from streams.serde import envelope
+from streams.topics import raw_topic
 
 
 def message_key(provider: str, line: bytes, options: providers.Options) -> bytes | None:

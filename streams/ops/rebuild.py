@@ -39,7 +39,6 @@ from streams.core.model import (
     Receipt,
     StatusChange,
 )
-from streams.kafka.topics import APP_ID, CHARGE_CHANGES, RAW_PREFIX, RECEIPTS, STATUS_CHANGES, partition_for
 from streams.ops.replay import (
     PartitionRange,
     Progress,
@@ -51,6 +50,7 @@ from streams.ops.replay import (
     read_states,
 )
 from streams.serde.registry import decode_any, encoder_for
+from streams.topics import APP_ID, CHARGE_CHANGES, RAW_PREFIX, RECEIPTS, STATUS_CHANGES, partition_for
 
 # A message's receipts arrive within about three days (Vonage gives up after
 # 72 h): a message whose state is younger than the oldest retained raw record
@@ -238,7 +238,7 @@ class Outcome:
 
 
 def summary_text(o: Outcome, bootstrap: str, shown: int = 20) -> str:
-    from streams.kafka.topics import changelog
+    from streams.topics import changelog
 
     s = o.to_json()
     would = "that would be " if o.dry_run else ""
@@ -351,7 +351,7 @@ def rebuild(request: Request, out: IO[str] | None = None, err: IO[str] | None = 
     from streams import settings
     from streams.core import providers
     from streams.kafka.admin import ensure_topics
-    from streams.kafka.topics import changelog, raw_topic, specs
+    from streams.topics import changelog, raw_topic, specs
     from streams.worker import steps
 
     out = out or sys.stdout

@@ -33,8 +33,9 @@ from typing import IO, Any
 from streams.core import records
 from streams.core.fold import Emitted, fold
 from streams.core.model import MessageState, Receipt, ReceiptError, StatusChange, parse_iso
-from streams.kafka.topics import APP_ID, DEAD_LETTER, RAW_PREFIX, RECEIPTS, REPARTITION, partition_for
+from streams.serde import encoders
 from streams.serde.registry import RegistryError, decode_any
+from streams.topics import APP_ID, DEAD_LETTER, RAW_PREFIX, RECEIPTS, REPARTITION, partition_for
 from streams.worker import steps
 
 # The topic the workers' fold agent reads (see streams/worker/app.py): receipts
@@ -164,7 +165,7 @@ class Item:
 def item(topic: str, partition: int, offset: int, timestamp_ms: int, out: steps.Out) -> Item:
     receipt = None
     if out.topic == RECEIPTS:
-        receipt = records.from_avro(Receipt, decode_any(out.value, "Receipt", steps.encoders().registry)[1])
+        receipt = records.from_avro(Receipt, decode_any(out.value, "Receipt", encoders.in_use().registry)[1])
     return Item(topic, partition, offset, timestamp_ms, out, receipt)
 
 
@@ -595,12 +596,12 @@ def replay(request: Request, out: IO[str] | None = None, err: IO[str] | None = N
     folded within --wait, 64 bad options (e.g. no changelog for that state
     version, a schema registry that cannot be reached)."""
     from streams import settings
-    from streams.kafka.topics import changelog, raw_topic
+    from streams.topics import changelog, raw_topic
 
     out = out or sys.stdout
     err = err or sys.stderr
     try:  # with DLR_SCHEMA_REGISTRY_URL: registered now, not in the middle of the range
-        steps.encoders()
+        encoders.in_use()
     except RegistryError as exc:
         err.write(f"dlr replay: schema registry: {' '.join(str(exc).split())}\n")
         return 64

@@ -13,8 +13,8 @@ from typing import Any
 from streams.core import records
 from streams.core.model import ChargeChange, MessageState, Receipt, ReceiptError, StatusChange, iso
 from streams.kafka.admin import client_config
-from streams.kafka.topics import resolve
 from streams.serde.registry import RegistryError, decode_any
+from streams.topics import resolve
 
 CLASSES: dict[str, type] = {
     "Receipt": Receipt, "StatusChange": StatusChange, "ChargeChange": ChargeChange, "MessageState": MessageState,

@@ -192,7 +192,7 @@ def default_registry() -> Registry | None:
 
 
 def _check(topic: str, name: str) -> None:
-    from streams.kafka.topics import specs
+    from streams.topics import specs
 
     if name not in codec.RECORD_NAMES:
         raise ValueError(f"unknown record {name!r} (one of {', '.join(codec.RECORD_NAMES)})")

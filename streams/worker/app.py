@@ -19,7 +19,7 @@ import faust
 
 from streams import settings
 from streams.core import providers
-from streams.kafka.topics import (
+from streams.topics import (
     APP_ID,
     CHARGE_CHANGES,
     DEAD_LETTER,

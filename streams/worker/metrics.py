@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 
 from streams.core.model import Receipt
-from streams.kafka.topics import DEAD_LETTER, STATUS_CHANGES
+from streams.topics import DEAD_LETTER, STATUS_CHANGES
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

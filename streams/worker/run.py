@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 from streams.kafka.admin import ensure_topics
-from streams.kafka.topics import specs
+from streams.serde import encoders
 from streams.serde.registry import RegistryError
-from streams.worker import steps
+from streams.topics import specs
 from streams.worker.app import WorkerConfig, create_app
 
 # Present while a worker runs, removed on a clean stop. Found at start, it
@@ -39,7 +39,7 @@ def run(config: WorkerConfig, log_level: str = "info") -> int:
         # Every output's encoder, before anything else: with DLR_SCHEMA_REGISTRY_URL
         # set, every schema is registered now, so a registry that cannot be
         # reached or refuses a schema stops the start, never a record.
-        steps.use(steps.Encoders.resolve(config.state_version))
+        encoders.use(encoders.Encoders.resolve(config.state_version))
     except RegistryError as exc:
         print(f"dlr worker: schema registry: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2

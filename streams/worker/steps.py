@@ -17,17 +17,14 @@ decoders compiled from them (streams.serde.compiled_codec)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from streams import settings
-from streams.core import providers, records
+from streams.core import providers
 from streams.core.fold import fold
-from streams.core.model import ChargeChange, MessageState, Receipt, ReceiptError, StatusChange
-from streams.kafka.topics import CHARGE_CHANGES, DEAD_LETTER, RECEIPTS, REPARTITION, STATUS_CHANGES, changelog
-from streams.serde import compiled_codec, envelope
-from streams.serde.registry import Encoder, Registry, decode_any, encoder_for, record_encoder_for
+from streams.core.model import MessageState, Receipt, ReceiptError, StatusChange
+from streams.serde import encoders, envelope
+from streams.topics import CHARGE_CHANGES, DEAD_LETTER, RECEIPTS, STATUS_CHANGES
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,67 +33,6 @@ class Out:
     key: bytes | None
     value: bytes
     status: str | None = None  # the status a StatusChange reached, for the metrics
-
-
-@dataclass(frozen=True, slots=True)
-class Encoders:
-    """The encoder of each output topic, the decoders of what the fold reads
-    back (receipts off the repartition topic, stored states), and the
-    registry records are read with (None: the configured one, if any)."""
-
-    receipt: Callable[[Receipt], bytes]  # dlr.receipts (and the repartition topic, same bytes)
-    status_change: Callable[[StatusChange], bytes]  # dlr.status-changes
-    charge_change: Callable[[ChargeChange], bytes]  # dlr.charge-changes
-    dead_letter: Encoder  # dlr.dead-letter, from a dict
-    state: Callable[[MessageState], bytes]  # the state table's changelog
-    read_receipt: Callable[[bytes], Receipt]  # either framing; ReceiptError, ValueError or TypeError if bad
-    read_state: Callable[[bytes], MessageState]
-    registry: Registry | None = None
-
-    @classmethod
-    def resolve(cls, state_version: int = 1, registry: Registry | None = None) -> Encoders:
-        """Every output's encoder: with a registry (given, or configured by
-        DLR_SCHEMA_REGISTRY_URL) each schema is registered under
-        `<topic>-value` now, so a registry that cannot be reached or refuses a
-        schema raises RegistryError here, before any record is read."""
-        receipt = record_encoder_for(RECEIPTS, Receipt, registry)
-        # The repartition topic carries dlr.receipts' bytes as they are; the
-        # registry gives the same schema the same id under every subject.
-        encoder_for(REPARTITION, "Receipt", registry)
-
-        # What is not the current schema's single-object encoding is read as
-        # before: either framing, a released schema, the same errors.
-        def any_receipt(value: bytes) -> Receipt:
-            return records.from_avro(Receipt, decode_any(value, "Receipt", registry)[1])
-
-        def any_state(value: bytes) -> MessageState:
-            return records.from_avro(MessageState, decode_any(value, "MessageState", registry)[1])
-
-        return cls(receipt, record_encoder_for(STATUS_CHANGES, StatusChange, registry),
-                   record_encoder_for(CHARGE_CHANGES, ChargeChange, registry),
-                   encoder_for(DEAD_LETTER, "DeadLetter", registry),
-                   record_encoder_for(changelog(state_version), MessageState, registry),
-                   compiled_codec.decoder(Receipt, any_receipt), compiled_codec.decoder(MessageState, any_state),
-                   registry)
-
-
-_encoders: Encoders | None = None
-
-
-def use(encoders: Encoders | None) -> None:
-    """Set the encoders every step writes with (None: resolve them again from
-    the settings at next use)."""
-    global _encoders
-    _encoders = encoders
-
-
-def encoders() -> Encoders:
-    """The encoders in use: those given to `use`, else resolved from the
-    settings (DLR_SCHEMA_REGISTRY_URL, DLR_STATE_VERSION) once."""
-    global _encoders
-    if _encoders is None:
-        _encoders = Encoders.resolve(settings.get_int("state_version"))
-    return _encoders
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +62,7 @@ REASON_LIMIT = 500
 
 def dead_letter(src: Source, original: bytes | None, reason: str, stage: str,
                 provider: str | None = None, payload: bytes | None = None) -> Out:
-    value = (_encoders or encoders()).dead_letter({
+    value = encoders.in_use().dead_letter({
         "reason": reason if len(reason) <= REASON_LIMIT else f"{reason[:REASON_LIMIT]}... (cut)",
         "stage": stage, "provider": provider, "source_topic": src.topic,
         "source_partition": src.partition, "source_offset": src.offset, "source_key": src.key,
@@ -160,7 +96,7 @@ def normalize_receipt(provider: str, value: bytes | None, src: Source, options: 
         receipt = providers.normalize(provider, payload, options)
     except ReceiptError as exc:
         return Normalized(dead_letter(src, value, str(exc), "normalize", provider, payload))
-    encode = (_encoders or encoders()).receipt
+    encode = encoders.in_use().receipt
     out = Out(RECEIPTS, receipt.message_key.encode(), encode(receipt))
     return Normalized(out, receipt)
 
@@ -168,7 +104,7 @@ def normalize_receipt(provider: str, value: bytes | None, src: Source, options: 
 def decode_state(value: bytes | None) -> MessageState | None:
     if value is None:
         return None
-    return (_encoders or encoders()).read_state(value)
+    return encoders.in_use().read_state(value)
 
 
 def fold_one(state_bytes: bytes | None, value: bytes | None,
@@ -177,7 +113,7 @@ def fold_one(state_bytes: bytes | None, value: bytes | None,
     try:
         if value is None:
             raise ReceiptError("empty record (tombstone)")
-        receipt = (_encoders or encoders()).read_receipt(value)
+        receipt = encoders.in_use().read_receipt(value)
     except (ReceiptError, ValueError, TypeError) as exc:  # not a RegistryError: that propagates
         return None, [dead_letter(src, value, str(exc), "fold")]
     return fold_receipt(state_bytes, receipt, src)
@@ -186,7 +122,7 @@ def fold_one(state_bytes: bytes | None, value: bytes | None,
 def fold_receipt(state_bytes: bytes | None, receipt: Receipt,
                  src: Source) -> tuple[bytes | None, list[Out]]:
     """A decoded receipt -> (new state bytes if the state changed, else None; outputs)."""
-    enc = _encoders or encoders()
+    enc = encoders.in_use()
     try:
         state = decode_state(state_bytes)
     except (ReceiptError, ValueError, TypeError) as exc:  # a stored state we cannot read

@@ -21,7 +21,7 @@ from streams.core.providers import names
 from streams.kafka.admin import client_config, ensure_topics
 from streams.kafka.broker import EmbeddedBroker
 from streams.kafka.processes import WorkerProcess
-from streams.kafka.topics import raw_topic
+from streams.topics import raw_topic
 from streams.worker.webhooks.signatures import hmac_sha256_hex, sign_hs256, vonage_signature
 from tests.integration.conftest import PARTITIONS, WORKER_ENV
 

@@ -22,9 +22,9 @@ from streams.core.fold import Emitted, fold_all
 from streams.core.model import ChargeChange, ChargeStatus, Receipt, ReceiptError, Status, StatusChange
 from streams.kafka.admin import client_config, ensure_topics
 from streams.kafka.broker import EmbeddedBroker
-from streams.kafka.topics import CHARGE_CHANGES, STATUS_CHANGES
 from streams.serde import codec
 from streams.serde.registry import ConfluentClient, Registry
+from streams.topics import CHARGE_CHANGES, STATUS_CHANGES
 from tests.fake_registry import serve
 
 pytestmark = pytest.mark.e2e

@@ -32,7 +32,9 @@ from streams.core.providers import vonage
 from streams.kafka.admin import client_config, ensure_topics
 from streams.kafka.broker import EmbeddedBroker
 from streams.kafka.processes import WorkerProcess
-from streams.kafka.topics import (
+from streams.ops.tail import to_json
+from streams.serde import codec, envelope
+from streams.topics import (
     APP_ID,
     CHARGE_CHANGES,
     DEAD_LETTER,
@@ -42,8 +44,6 @@ from streams.kafka.topics import (
     changelog,
     raw_topic,
 )
-from streams.ops.tail import to_json
-from streams.serde import codec, envelope
 from tests.integration.conftest import PARTITIONS, WORKER_ENV, expect, feed, sample_lines, wait_for
 
 pytestmark = pytest.mark.e2e

@@ -21,7 +21,7 @@ from streams.core import providers, samples
 from streams.core.model import ReceiptError
 from streams.kafka.broker import EmbeddedBroker
 from streams.kafka.processes import WorkerProcess
-from streams.kafka.topics import DEAD_LETTER, REPARTITION, STATUS_CHANGES, raw_topic
+from streams.topics import DEAD_LETTER, REPARTITION, STATUS_CHANGES, raw_topic
 from streams.worker.webhooks.signatures import sign_hs256, vonage_signature
 from tests.e2e.conftest import (
     JSON,

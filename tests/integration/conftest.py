@@ -17,10 +17,10 @@ from streams.core.model import MessageState
 from streams.kafka.admin import ensure_topics
 from streams.kafka.broker import EmbeddedBroker
 from streams.kafka.processes import WorkerProcess
-from streams.kafka.topics import CHARGE_CHANGES, DEAD_LETTER, STATUS_CHANGES
 from streams.ops.offline import fold_raw
 from streams.ops.produce import produce
 from streams.ops.tail import collect
+from streams.topics import CHARGE_CHANGES, DEAD_LETTER, STATUS_CHANGES
 
 PARTITIONS = 4
 WORKER_ENV = {"DLR_SESSION_TIMEOUT": "8", "DLR_PARTITIONS": str(PARTITIONS)}

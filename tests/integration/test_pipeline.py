@@ -13,9 +13,9 @@ from streams.core.generate import receipts
 from streams.core.records import to_json
 from streams.kafka.broker import EmbeddedBroker
 from streams.kafka.processes import WorkerProcess
-from streams.kafka.topics import APP_ID, CHARGE_CHANGES, DEAD_LETTER, REPARTITION, STATUS_CHANGES, raw_topic
 from streams.ops.tail import collect
 from streams.serde import codec
+from streams.topics import APP_ID, CHARGE_CHANGES, DEAD_LETTER, REPARTITION, STATUS_CHANGES, raw_topic
 from tests.integration.conftest import expect, feed, id_counts, sample_lines, start_worker, wait_for
 
 pytestmark = pytest.mark.integration

@@ -24,9 +24,9 @@ from streams.core import records
 from streams.core.model import ChargeChange, MessageState, StatusChange
 from streams.kafka.broker import EmbeddedBroker, free_port
 from streams.kafka.processes import WorkerProcess
-from streams.kafka.topics import CHARGE_CHANGES, DEAD_LETTER, RECEIPTS, REPARTITION, STATUS_CHANGES, changelog
 from streams.serde import codec
 from streams.serde.registry import HEADER, ConfluentClient, Registry
+from streams.topics import CHARGE_CHANGES, DEAD_LETTER, RECEIPTS, REPARTITION, STATUS_CHANGES, changelog
 from tests.fake_registry import serve
 from tests.integration.conftest import WORKER_ENV, expect, feed, sample_lines
 

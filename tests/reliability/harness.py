@@ -28,9 +28,9 @@ from streams.core.generate import receipts
 from streams.core.model import MessageState, Receipt, ReceiptError, iso
 from streams.kafka.admin import client_config
 from streams.kafka.processes import WorkerProcess
-from streams.kafka.topics import APP_ID, CHANGELOG, CHARGE_CHANGES, DEAD_LETTER, STATUS_CHANGES, raw_topic
 from streams.ops.tail import to_json
 from streams.serde import codec, envelope
+from streams.topics import APP_ID, CHANGELOG, CHARGE_CHANGES, DEAD_LETTER, STATUS_CHANGES, raw_topic
 
 PARTITIONS = 4
 # The integration suite's worker settings: a killed worker's partitions move

@@ -21,7 +21,7 @@ import pytest
 
 from streams.core.records import to_json
 from streams.kafka.broker import EmbeddedBroker
-from streams.kafka.topics import CHANGELOG
+from streams.topics import CHANGELOG
 from tests.reliability.conftest import Workers
 from tests.reliability.harness import (
     PARTITIONS,

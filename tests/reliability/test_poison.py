@@ -18,8 +18,8 @@ import pytest
 from streams.core import providers
 from streams.core.model import ReceiptError
 from streams.kafka.broker import EmbeddedBroker
-from streams.kafka.topics import DEAD_LETTER, raw_topic
 from streams.serde import codec
+from streams.topics import DEAD_LETTER, raw_topic
 from streams.worker import steps
 from tests.reliability.conftest import Workers
 from tests.reliability.harness import (

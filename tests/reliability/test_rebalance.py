@@ -53,7 +53,7 @@ def wait_members(bootstrap: str, want: Callable[[list[int]], bool], timeout: flo
 @pytest.mark.timeout(480)
 def test_second_worker_joins_and_first_leaves_mid_stream(broker: EmbeddedBroker, workers: Workers,
                                                           report: Callable[[str], None]) -> None:
-    from streams.kafka.topics import CHANGELOG
+    from streams.topics import CHANGELOG
 
     run_seed = seed()
     rnd = random.Random(run_seed)

@@ -22,8 +22,8 @@ from streams.core import providers, samples
 from streams.core.fold import fold_all
 from streams.core.model import Receipt, ReceiptError
 from streams.kafka.broker import EmbeddedBroker
-from streams.kafka.topics import RAW_PREFIX
 from streams.serde import envelope
+from streams.topics import RAW_PREFIX
 from tests.reliability.conftest import Workers
 from tests.reliability.harness import (
     RECEIVED_AT,

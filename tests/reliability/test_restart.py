@@ -26,8 +26,8 @@ from streams.core.generate import BASE, FORMATS, LIFECYCLES
 from streams.core.model import MessageState
 from streams.kafka.broker import EmbeddedBroker
 from streams.kafka.processes import WorkerProcess
-from streams.kafka.topics import CHARGE_CHANGES, STATUS_CHANGES
 from streams.ops.tail import to_json
+from streams.topics import CHARGE_CHANGES, STATUS_CHANGES
 from tests.reliability.conftest import Workers
 from tests.reliability.harness import (
     Raw,

@@ -33,8 +33,8 @@ from streams.core.generate import BASE, FORMATS, LIFECYCLES
 from streams.core.model import ReceiptError
 from streams.kafka.broker import EmbeddedBroker
 from streams.kafka.processes import WorkerProcess
-from streams.kafka.topics import raw_topic
 from streams.serde import envelope
+from streams.topics import raw_topic
 from tests.e2e.conftest import (
     Form,
     gatewayapi_request,

@@ -2,7 +2,7 @@
 container engine or cluster runs here: services and their wiring in the
 compose file, the Dockerfile's entrypoint, user and volume, Prometheus
 targets, the Grafana dashboard's metric names, and the Kubernetes manifests'
-topics (names, partitions, retention, compaction) against streams.kafka.topics."""
+topics (names, partitions, retention, compaction) against streams.topics."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ import yaml
 
 import streams
 from streams.core.model import Status, is_final_everywhere
-from streams.kafka.topics import APP_ID, DAY_MS, specs
 from streams.ops import manifests
 from streams.settings import SETTINGS
+from streams.topics import APP_ID, DAY_MS, specs
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

@@ -17,9 +17,9 @@ import pytest
 from streams.core import records
 from streams.core.fold import fold_all
 from streams.core.model import ChargeStatus, Receipt, ReceiptError, Status
-from streams.kafka.topics import CHANGELOG, CHARGE_CHANGES, DEAD_LETTER, RECEIPTS, STATUS_CHANGES, raw_topic
 from streams.serde import codec, registry
 from streams.serde.registry import ConfluentClient, Registry, RegistryError, decode_any, encoder_for
+from streams.topics import CHANGELOG, CHARGE_CHANGES, DEAD_LETTER, RECEIPTS, STATUS_CHANGES, raw_topic
 from tests.fake_registry import FakeClient, serve
 
 T0 = 1_780_000_000_123_456

@@ -27,7 +27,6 @@ from streams.core.model import (
     parse_iso,
 )
 from streams.core.providers import vonage
-from streams.kafka.topics import murmur2, partition_for, raw_topic
 from streams.ops.rebuild import (
     HISTORY_MARGIN_US,
     Difference,
@@ -59,6 +58,7 @@ from streams.ops.replay import (
     time_ranges,
 )
 from streams.serde import envelope
+from streams.topics import murmur2, partition_for, raw_topic
 from streams.worker import steps
 
 NOW_MS = 1_780_000_000_000

@@ -12,7 +12,10 @@ import pytest
 
 from streams.core import providers, records, samples
 from streams.core.model import MessageState, Receipt, ReceiptError
-from streams.kafka.topics import (
+from streams.ops.tail import to_json
+from streams.serde import codec, encoders, registry
+from streams.serde.registry import HEADER, ConfluentClient, Registry, RegistryError, decode_any
+from streams.topics import (
     CHARGE_CHANGES,
     DEAD_LETTER,
     RECEIPTS,
@@ -21,9 +24,6 @@ from streams.kafka.topics import (
     changelog,
     raw_topic,
 )
-from streams.ops.tail import to_json
-from streams.serde import codec, registry
-from streams.serde.registry import HEADER, ConfluentClient, Registry, RegistryError, decode_any
 from streams.worker import steps
 from tests.fake_registry import FakeClient
 
@@ -40,9 +40,9 @@ def fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("DLR_STATE_VERSION", raising=False)
     configured = registry.default_registry  # some tests replace it
     configured.cache_clear()
-    steps.use(None)
+    encoders.use(None)
     yield
-    steps.use(None)
+    encoders.use(None)
     configured.cache_clear()
 
 
@@ -81,7 +81,7 @@ def test_without_a_registry_every_output_is_single_object_encoded_as_before() ->
             assert out.value == codec.encode(name, record)  # the bytes of codec.encode, as before the registry
     for value in states.values():
         assert value == codec.encode("MessageState", codec.decode(value, expect="MessageState")[1])
-    assert steps.encoders().registry is None
+    assert encoders.in_use().registry is None
 
 
 def test_with_a_registry_every_output_carries_its_topics_schema_id() -> None:
@@ -89,7 +89,7 @@ def test_with_a_registry_every_output_carries_its_topics_schema_id() -> None:
     offline_outs, offline_states = _offline(lines)
     client = FakeClient()
     reg = Registry(client)
-    steps.use(steps.Encoders.resolve(state_version=2, registry=reg))
+    encoders.use(encoders.Encoders.resolve(state_version=2, registry=reg))
     registered = dict(client.subjects)
     assert set(registered) == {f"{t}-value" for t in (RECEIPTS, REPARTITION, STATUS_CHANGES, CHARGE_CHANGES,
                                                       DEAD_LETTER, changelog(2))}
@@ -118,26 +118,26 @@ def test_with_a_registry_every_output_carries_its_topics_schema_id() -> None:
 
 
 def _offline(lines: dict[str, list[bytes]]) -> tuple[list[steps.Out], dict[bytes, bytes]]:
-    steps.use(steps.Encoders.resolve())
+    encoders.use(encoders.Encoders.resolve())
     try:
         return run(lines)
     finally:
-        steps.use(None)
+        encoders.use(None)
 
 
 def test_a_registry_down_at_start_up_fails_start_up() -> None:
     client = FakeClient()
     client.down = True
     with pytest.raises(RegistryError, match=r"registering Receipt under dlr\.receipts-value: registry down"):
-        steps.Encoders.resolve(registry=Registry(client))
+        encoders.Encoders.resolve(registry=Registry(client))
 
 
 def test_the_configured_registry_is_used_when_none_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
     client = FakeClient()
     monkeypatch.setattr(registry, "default_registry", lambda: Registry(client))
     monkeypatch.setenv("DLR_STATE_VERSION", "3")
-    encoders = steps.encoders()
-    assert encoders is steps.encoders()  # resolved once
+    resolved = encoders.in_use()
+    assert resolved is encoders.in_use()  # resolved once
     assert f"{changelog(3)}-value" in client.subjects
     out = steps.normalize(*_first_good(), SRC, OPTIONS)
     assert out.value[0] == 0 and out.topic == RECEIPTS
@@ -159,7 +159,7 @@ def test_a_registry_failure_while_reading_propagates_and_is_never_a_dead_letter(
     writer.schemas = [f'"other {n}"' for n in range(20)]  # ids the reader does not know: it must look them up
     value = Registry(writer).encode(RECEIPTS, "Receipt", records.to_avro(_receipt()))
     reader = FakeClient()
-    steps.use(steps.Encoders.resolve(registry=Registry(reader)))
+    encoders.use(encoders.Encoders.resolve(registry=Registry(reader)))
     reader.down = True
     with pytest.raises(RegistryError):
         steps.fold_one(None, value, SRC)
@@ -172,7 +172,7 @@ def test_a_registry_failure_while_reading_propagates_and_is_never_a_dead_letter(
 
 def test_an_unknown_schema_id_is_a_bad_record_and_dead_lettered() -> None:
     client = FakeClient()
-    steps.use(steps.Encoders.resolve(registry=Registry(client)))
+    encoders.use(encoders.Encoders.resolve(registry=Registry(client)))
     value = b"\x00" + (999).to_bytes(4, "big") + b"\x02"
     state, outs = steps.fold_one(None, value, SRC)
     assert state is None and [o.topic for o in outs] == [DEAD_LETTER]
@@ -220,7 +220,7 @@ def _state_bytes() -> bytes:
 
 def test_the_state_encoder_is_the_changelogs_of_the_state_version() -> None:
     client = FakeClient()
-    steps.use(steps.Encoders.resolve(state_version=4, registry=Registry(client)))
+    encoders.use(encoders.Encoders.resolve(state_version=4, registry=Registry(client)))
     value = _state_bytes()
     assert client.subjects[f"{changelog(4)}-value"] == [HEADER.unpack_from(value)[1]]
     assert json.loads(client.lookup(HEADER.unpack_from(value)[1])) == codec.public_schema("MessageState")

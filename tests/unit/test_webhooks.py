@@ -15,8 +15,8 @@ import pytest
 
 from streams.core import providers, samples
 from streams.core.model import ErrorCategory, Receipt, Status
-from streams.kafka.topics import DEAD_LETTER, RECEIPTS, REPARTITION, STATUS_CHANGES, raw_topic
 from streams.serde import codec
+from streams.topics import DEAD_LETTER, RECEIPTS, REPARTITION, STATUS_CHANGES, raw_topic
 from streams.worker.metrics import Histogram, Metrics
 from streams.worker.webhooks import _gauges, health, receive, signatures
 from streams.worker.webhooks.receive import Incoming, Refused, WebhookConfig

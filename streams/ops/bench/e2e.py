@@ -18,9 +18,9 @@ from streams.core.model import ReceiptError
 from streams.kafka.admin import client_config, ensure_topics
 from streams.kafka.broker import EmbeddedBroker, free_port
 from streams.kafka.processes import WorkerProcess
-from streams.kafka.topics import RAW_PREFIX, STATUS_CHANGES, TopicSpec, raw_topic
 from streams.ops.bench.reader import Reader
 from streams.serde import envelope
+from streams.topics import RAW_PREFIX, STATUS_CHANGES, TopicSpec, raw_topic
 
 PARTITIONS = 4
 

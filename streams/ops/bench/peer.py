@@ -11,8 +11,8 @@ import faust
 
 from streams.core import providers
 from streams.core.model import ReceiptError
-from streams.kafka.topics import RAW_PREFIX
 from streams.serde import envelope
+from streams.topics import RAW_PREFIX
 
 
 def main(bootstrap: str, datadir: str, web_port: int) -> None:

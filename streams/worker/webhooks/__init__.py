@@ -30,7 +30,7 @@ import faust
 from aiohttp import web
 from faust.web import View
 
-from streams.kafka.topics import raw_topic
+from streams.topics import raw_topic
 from streams.worker.metrics import CONTENT_TYPE, Labels, Metrics
 from streams.worker.webhooks import health, receive, serverlog
 from streams.worker.webhooks.receive import Incoming, Refused, WebhookConfig

@@ -45,7 +45,7 @@ from collections.abc import Collection
 from typing import Any
 
 from streams.core import providers
-from streams.kafka.topics import REPARTITION, raw_topic
+from streams.topics import REPARTITION, raw_topic
 
 # The topics this worker's agents consume (streams/worker/app.py).
 PIPELINE_TOPICS: frozenset[str] = frozenset([*map(raw_topic, providers.names()), REPARTITION])
