@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal, InvalidOperation
 from typing import cast
 
@@ -260,43 +260,61 @@ def fold(state: MessageState | None, r: Receipt) -> tuple[MessageState, list[Emi
         new = merge(state, r)
         previous, previous_charge = state.status, state.charge_status
         refund_failed_before = state.refund_failed
-    emitted: list[Emitted] = [_status_change(new, previous)] if new.status is not previous else []
+    emitted: list[Emitted] = [] if new.status is previous else [
+        status_change(new, previous, _uuid5(new.message_key.encode() + _STATUS_SUFFIX[new.status]))]
     charge = new.charge_status
     if charge is None:  # and so no refund failure either: the common case ends here
         return new, emitted
     if charge is not previous_charge:
         assert new.charge_time is not None
-        emitted.append(_charge_change(new, previous_charge, charge, new.charge_time, False))
+        emitted.append(charge_change(new, previous_charge, charge, new.charge_time, False,
+                                     _uuid5(new.message_key.encode() + _CHARGE_SUFFIX[charge])))
     if new.refund_failed and not refund_failed_before:
-        emitted.append(_charge_change(new, charge, ChargeStatus.REFUND_FAIL, r.event_time, True))
+        emitted.append(charge_change(new, charge, ChargeStatus.REFUND_FAIL, r.event_time, True,
+                                     _uuid5(new.message_key.encode() + _CHARGE_SUFFIX[ChargeStatus.REFUND_FAIL])))
     return new, emitted
 
 
-def _status_change(s: MessageState, previous: Status | None) -> StatusChange:
+def status_change(s: MessageState, previous: Status | None, id: str) -> StatusChange:
+    """The StatusChange that announces state `s`'s status, coming from
+    `previous`, with the given id: `change_id(key, "status", ...)` from the
+    fold, a correction's id from `dlr rebuild`."""
     return _status_record(
-        _uuid5(s.message_key.encode() + _STATUS_SUFFIX[s.status]), s.message_key, s.provider, s.message_id,
-        previous, s.status, s.final, s.provider_status, s.event_time, s.error_code, s.error_category,
-        s.retryable, s.reference,
+        id, s.message_key, s.provider, s.message_id, previous, s.status, s.final, s.provider_status,
+        s.event_time, s.error_code, s.error_category, s.retryable, s.reference,
     )
 
 
-def _charge_change(s: MessageState, previous: ChargeStatus | None, charge: ChargeStatus,
-                   time: int, notification: bool) -> ChargeChange:
+def charge_change(s: MessageState, previous: ChargeStatus | None, charge: ChargeStatus, time: int,
+                  notification: bool, id: str) -> ChargeChange:
+    """The ChargeChange that announces `charge` for state `s` at `time`,
+    coming from `previous`, with the given id (as for `status_change`)."""
     return ChargeChange(
-        id=_uuid5(s.message_key.encode() + _CHARGE_SUFFIX[charge]), message_key=s.message_key,
-        provider=s.provider, message_id=s.message_id, previous=previous,
-        charge_status=charge, event_time=time, notification=notification,
-        reference=s.reference, price=s.price,
+        id=id, message_key=s.message_key, provider=s.provider, message_id=s.message_id, previous=previous,
+        charge_status=charge, event_time=time, notification=notification, reference=s.reference, price=s.price,
     )
 
 
-def fold_all(receipts: list[Receipt]) -> tuple[dict[str, MessageState], list[Emitted]]:
-    """Fold a sequence offline, as `dlr fold` does and the stream does per key."""
-    states: dict[str, MessageState] = {}
-    out: list[Emitted] = []
+def fold_into(states: dict[str, MessageState], receipts: Iterable[Receipt],
+              emitted: list[Emitted] | None = None) -> dict[str, MessageState]:
+    """Fold receipts, in order, into `states` (updated in place and returned),
+    each into the state of its message key, as the stream does; what the fold
+    emits is appended to `emitted` when one is given. The one offline fold
+    driver: `dlr fold`, `dlr up`'s check, `dlr rebuild` and the bench."""
+    if emitted is None:
+        for r in receipts:
+            key = r.message_key
+            states[key] = fold(states.get(key), r)[0]
+        return states
     for r in receipts:
         key = r.message_key
-        state, emitted = fold(states.get(key), r)
+        state, changes = fold(states.get(key), r)
         states[key] = state
-        out.extend(emitted)
-    return states, out
+        emitted.extend(changes)
+    return states
+
+
+def fold_all(receipts: Iterable[Receipt]) -> tuple[dict[str, MessageState], list[Emitted]]:
+    """Fold a sequence offline from no state: the states and everything emitted."""
+    emitted: list[Emitted] = []
+    return fold_into({}, receipts, emitted), emitted

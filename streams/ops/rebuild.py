@@ -29,7 +29,7 @@ from dataclasses import dataclass, fields
 from typing import IO, Any
 
 from streams.core import records
-from streams.core.fold import ID_NAMESPACE, Emitted, change_id, fold
+from streams.core.fold import ID_NAMESPACE, Emitted, change_id, charge_change, fold_into, status_change
 from streams.core.model import (
     CHARGE_RANK,
     RANK,
@@ -116,23 +116,9 @@ def correction_id(message_key: str, kind: str, version: int, *values: object) ->
     return str(uuid.uuid5(ID_NAMESPACE, "\x1f".join(parts)))
 
 
-def _status_change(s: MessageState, previous: MessageState | None, change_id_: str) -> StatusChange:
-    return StatusChange(
-        id=change_id_, message_key=s.message_key, provider=s.provider, message_id=s.message_id,
-        previous=None if previous is None else previous.status, status=s.status, final=s.final,
-        provider_status=s.provider_status, event_time=s.event_time, error_code=s.error_code,
-        error_category=s.error_category, retryable=s.retryable, reference=s.reference,
-    )
-
-
-def _charge_change(s: MessageState, previous: ChargeStatus | None, charge: ChargeStatus, change_id_: str,
-                   notification: bool = False) -> ChargeChange:
-    assert s.charge_time is not None
-    return ChargeChange(
-        id=change_id_, message_key=s.message_key, provider=s.provider, message_id=s.message_id,
-        previous=previous, charge_status=charge, event_time=s.charge_time, notification=notification,
-        reference=s.reference, price=s.price,
-    )
+def _charge_time(s: MessageState) -> int:
+    assert s.charge_time is not None  # a state with a charge has its time
+    return s.charge_time
 
 
 def corrections(diffs: Iterable[Difference], version: int) -> list[Emitted]:
@@ -155,23 +141,23 @@ def corrections(diffs: Iterable[Difference], version: int) -> list[Emitted]:
         if new is None:
             continue
         key = new.message_key
+        previous = None if old is None else old.status
         old_meaning = None if old is None else tuple(getattr(old, f) for f in STATUS_MEANING)
         if old is None or RANK[new.status] > RANK[old.status]:
-            out.append(_status_change(new, old, change_id(key, "status", new.status.value)))
+            out.append(status_change(new, previous, change_id(key, "status", new.status.value)))
         elif tuple(getattr(new, f) for f in STATUS_MEANING) != old_meaning:
             values = [getattr(new, f) for f in STATUS_MEANING]
-            out.append(_status_change(new, old, correction_id(key, "status", version, *values)))
+            out.append(status_change(new, previous, correction_id(key, "status", version, *values)))
         old_charge = None if old is None else old.charge_status
         charge = new.charge_status
         if charge is not None and charge is not old_charge:
-            if old_charge is None or CHARGE_RANK[charge] > CHARGE_RANK[old_charge]:
-                out.append(_charge_change(new, old_charge, charge, change_id(key, "charge", charge.value)))
-            else:
-                out.append(_charge_change(new, old_charge, charge,
-                                          correction_id(key, "charge", version, charge.value)))
+            charge_id = (change_id(key, "charge", charge.value)
+                         if old_charge is None or CHARGE_RANK[charge] > CHARGE_RANK[old_charge]
+                         else correction_id(key, "charge", version, charge.value))
+            out.append(charge_change(new, old_charge, charge, _charge_time(new), False, charge_id))
         if new.refund_failed and not (old is not None and old.refund_failed) and charge is not None:
-            out.append(_charge_change(new, charge, ChargeStatus.REFUND_FAIL,
-                                      change_id(key, "charge", ChargeStatus.REFUND_FAIL.value), True))
+            out.append(charge_change(new, charge, ChargeStatus.REFUND_FAIL, _charge_time(new), True,
+                                     change_id(key, "charge", ChargeStatus.REFUND_FAIL.value)))
     return out
 
 
@@ -198,11 +184,6 @@ def carry_over(old: Mapping[str, MessageState], new: dict[str, MessageState],
             new[key] = state
             carried += 1
     return carried
-
-
-def fold_into(states: dict[str, MessageState], receipts: Iterable[Receipt]) -> None:
-    for r in receipts:
-        states[r.message_key] = fold(states.get(r.message_key), r)[0]
 
 
 @dataclass

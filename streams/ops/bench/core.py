@@ -12,7 +12,7 @@ import time
 from collections import defaultdict
 
 from streams.core import providers, records
-from streams.core.fold import fold
+from streams.core.fold import fold_into
 from streams.core.generate import receipts
 from streams.core.model import MessageState, Receipt
 from streams.serde import codec
@@ -51,9 +51,7 @@ def fold_rate(messages: int) -> float:
     try:
         states: dict[str, MessageState] = {}
         start = time.perf_counter()
-        for r in events:
-            key = r.message_key
-            states[key] = fold(states.get(key), r)[0]
+        fold_into(states, events)
         return len(events) / (time.perf_counter() - start)
     finally:
         gc.unfreeze()
@@ -65,10 +63,8 @@ def state_bytes(messages: int) -> dict[str, float]:
     RocksDB store's files on disk."""
     options = providers.Options(received_at=0)
     finals: dict[bytes, bytes] = {}
-    states: dict[str, MessageState] = {}
-    for g in receipts(messages, duplicate=0, reorder=0):
-        r = providers.normalize(g.provider, g.payload, options)
-        states[r.message_key] = fold(states.get(r.message_key), r)[0]
+    states = fold_into({}, (providers.normalize(g.provider, g.payload, options)
+                            for g in receipts(messages, duplicate=0, reorder=0)))
     encoded = {k.encode(): codec.encode("MessageState", records.to_avro(s)) for k, s in states.items()}
     del states
     gc.collect()
