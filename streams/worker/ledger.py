@@ -20,9 +20,9 @@ skipped record is kept out, and the partition is read again from `next`
 (`stuck`). So a partition is processed in offset order even when records go
 missing on the way, and the changes are those of the offline fold.
 
-Pure bookkeeping: no Kafka here. `drain.SeekGuard` and `acks.StaleAcks` feed
-it, the agents ask `admit`, and the consumer's commit asks `cap`
-(`streams.worker.app`).
+Pure bookkeeping: no Kafka here. The fence's `SeekGuard` and `StaleAcks` feed
+it, the commit protocol asks `admit`, and the consumer's commit asks `cap`
+(`streams.worker.commit`, `streams.worker.faust_compat`).
 """
 
 from __future__ import annotations

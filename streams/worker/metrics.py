@@ -55,7 +55,8 @@ class Metrics:
         self.error_categories: Counter[tuple[str, str]] = Counter()  # (category, provider) of normalized receipts
         self.webhook_requests: Counter[tuple[str, int]] = Counter()  # (provider, HTTP status)
         self.webhook_latency: dict[str, Histogram] = {}
-        self.rereads = 0  # raw records left unacked because a rebalance overtook them (streams.worker.acks)
+        # raw records left unacked because a rebalance overtook them (streams.worker.commit.Admission.stale)
+        self.rereads = 0
         self.passed_over = 0  # times a partition was read again: records fetched but never processed (ledger)
 
     def normalized(self, provider: str, dead: bool, receipt: Receipt | None = None) -> None:

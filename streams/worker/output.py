@@ -14,7 +14,7 @@ error). Delivery reports come from librdkafka on a poll thread and are counted
 there; only the last one of a batch touches the event loop.
 
 The fold writes the state table's changelog through this producer too, in a
-second Batch opened after the outputs' `delivered()` (streams.worker.folding),
+second Batch opened after the outputs' `delivered()` (streams.worker.commit),
 so a state is never written before what was emitted from it. Transactions
 (`exactly_once`) need Faust's producer: there the agents send through Faust
 topics instead, and Faust's table writes the changelog (streams.worker.app)."""

@@ -11,6 +11,7 @@ from streams.kafka.admin import ensure_topics
 from streams.serde import encoders
 from streams.serde.registry import RegistryError
 from streams.topics import specs
+from streams.worker import faust_compat
 from streams.worker.app import WorkerConfig, create_app
 
 # Present while a worker runs, removed on a clean stop. Found at start, it
@@ -36,6 +37,14 @@ def run(config: WorkerConfig, log_level: str = "info") -> int:
     import faust
 
     try:
+        # Before anything else: the worker's guarantees rest on the overrides
+        # in the fence, and an upgrade that removed what they replace must
+        # stop the start, not let the worker run without them.
+        faust_compat.require()
+    except faust_compat.FenceError as exc:
+        print(f"dlr worker: {exc}", file=sys.stderr)
+        return 2
+    try:
         # Every output's encoder, before anything else: with DLR_SCHEMA_REGISTRY_URL
         # set, every schema is registered now, so a registry that cannot be
         # reached or refuses a schema stops the start, never a record.
@@ -55,7 +64,7 @@ def run(config: WorkerConfig, log_level: str = "info") -> int:
     worker = faust.Worker(app, loglevel=log_level, quiet=True, redirect_stdouts=False)
     # Faust's terminal spinner sets the root logger to DEBUG (faust/worker.py,
     # _setup_spinner_handler): every aiokafka debug call then builds a log
-    # record, about 6% of the worker's time in the profile. Off.
+    # record. Off (a Touch in the fence).
     worker.spinner = None
     try:
         worker.execute_from_commandline()

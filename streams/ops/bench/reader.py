@@ -6,7 +6,7 @@ fetch at once instead of holding an empty one, and librdkafka's fetch thread
 took about 55% of a core whenever it had caught up, with the broker answering
 it; on two cores that was CPU taken from the worker under measurement. This
 reader is aiokafka with the worker's own pacing of empty fetches
-(`drain.pace_fetcher`): at most 2 ms added to any record's arrival."""
+(`faust_compat.fetch.pace_fetcher`): at most 2 ms added to any record's arrival."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from streams.worker.drain import pace_fetcher
+from streams.worker.faust_compat.fetch import pace_fetcher
 
 
 class Reader:

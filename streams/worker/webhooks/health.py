@@ -16,7 +16,7 @@ Consumer lag is per assigned partition of the topics the agents read (the raw
 topics and the repartition topic): the partition's high watermark as last
 fetched (`consumer.highwater(tp)`, cached by the client, no broker round trip;
 the last stable offset under exactly_once) minus the group's committed offset
-(`consumer._committed_offset`, the next offset to read, kept by Faust's
+(`faust_compat.committed_offsets`, the next offset to read, kept by Faust's
 consumer since its last commit or its seek to the committed offsets after a
 rebalance). It therefore includes up to one commit interval
 (`broker_commit_interval`, 2.8 s) of processed but not yet committed records,
@@ -46,6 +46,7 @@ from typing import Any
 
 from streams.core import providers
 from streams.topics import REPARTITION, raw_topic
+from streams.worker import faust_compat
 
 # The topics this worker's agents consume (streams/worker/app.py).
 PIPELINE_TOPICS: frozenset[str] = frozenset([*map(raw_topic, providers.names()), REPARTITION])
@@ -76,7 +77,7 @@ def consumer_lag(app: Any, topics: Collection[str] = PIPELINE_TOPICS) -> dict[tu
         if app.rebalancing:  # the new assignment's committed offsets are read once its tables are recovered
             return {}
         consumer = app.consumer
-        committed = getattr(consumer, "_committed_offset", {})
+        committed = faust_compat.committed_offsets(consumer)
         for tp in consumer.assignment():
             if tp.topic not in topics:
                 continue

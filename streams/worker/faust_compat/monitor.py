@@ -1,4 +1,5 @@
-"""Faust's monitor without its per-event bookkeeping.
+"""`LeanMonitor` replaces Faust's default `Monitor` sensor, without its
+per-event bookkeeping.
 
 Faust's default `Monitor` sensor times and counts every message and event
 (four calls per receipt: in, event in, event out, out) for its /stats page,
@@ -14,6 +15,17 @@ from time import monotonic
 from typing import Any
 
 from faust.sensors import Monitor
+
+from streams.worker.faust_compat.surface import Touch
+
+TOUCHES = [
+    Touch("faust.sensors:Monitor", name, "LeanMonitor overrides it", params=params)
+    for name, params in [("on_message_in", ("tp", "offset", "message")),
+                         ("on_stream_event_in", ("tp", "offset", "stream", "event")),
+                         ("on_stream_event_out", ("tp", "offset", "stream", "event", "state")),
+                         ("on_message_out", ("tp", "offset", "message"))]
+] + [Touch("faust.sensors:Monitor", "stream_inbound_time", "Faust's consumer reads it; LeanMonitor keeps it",
+           assigned=True)]
 
 
 class LeanMonitor(Monitor):

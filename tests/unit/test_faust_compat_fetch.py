@@ -1,5 +1,6 @@
-"""streams.worker.drain: the consumer's stepping wait_first, on a real
-mode Service (the class Faust's consumer is built on)."""
+"""streams.worker.faust_compat.fetch: the consumer's stepping wait_first, on
+a real mode Service (the class Faust's consumer is built on), paced empty
+fetches and the changelog pause mirror."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 
 from mode import Service
 
-from streams.worker import drain
+from streams.worker.faust_compat import fetch as drain
 
 
 class Consumer(Service):
@@ -21,7 +22,7 @@ class Consumer(Service):
             return await original(*coros, timeout=timeout)  # type: ignore[arg-type]
 
         self.wait_first = counted  # type: ignore[method-assign,assignment]
-        drain.install(self)
+        drain.step_wait_first(self)
 
 
 def test_a_callback_that_never_suspends_makes_no_task() -> None:
