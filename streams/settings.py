@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from streams.core.model import parse_iso
-from streams.core.providers import Options
+from streams.core.providers import PROVIDERS, Options
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +29,7 @@ class Setting:
         return os.environ.get(self.env, self.default)
 
 
-SETTINGS: dict[str, Setting] = {s.name: s for s in [
+_ROWS = [
     Setting("broker", "127.0.0.1:19092",
             "Kafka bootstrap servers host:port[,host:port]; the default is where `dlr broker` listens"),
     Setting("broker_port", "19092", "Port `dlr broker` listens on by default"),
@@ -43,16 +43,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("max_body_bytes", "65536", "Largest webhook body accepted; a bigger one is refused with 413"),
     Setting("webhook_timeout", "4",
             "Seconds a webhook waits for Kafka to acknowledge a receipt before answering 503 (provider retries)"),
-    Setting("secret_gatewayapi", "",
-            "GatewayAPI webhook secret: verifies X-Gwapi-Signature (JWT HS256) or Signature (v1 HMAC-SHA256)",
-            secret=True),
-    Setting("secret_messente", "",
-            "Messente API password: verifies X-Messente-Signature (HMAC-SHA256 of the body); "
-            "unsigned legacy GET receipts are then refused", secret=True),
-    Setting("secret_vonage", "",
-            "Vonage signature secret: verifies the `sig` parameter (or a Messages API JWT)", secret=True),
-    Setting("vonage_signature_method", "md5hash",
-            "Vonage signature method as chosen in its dashboard: md5hash, md5, sha1, sha256 or sha512"),
+    # Each provider's own (its webhook secret and what its check reads), from its record.
+    *(Setting(d.name, d.default, d.help, d.secret) for p in PROVIDERS.values() for d in p.webhook.declared),
     Setting("state_version", "1",
             "Version of the state table; `dlr rebuild` folds from scratch into a new version"),
     Setting("session_timeout", "30",
@@ -70,7 +62,10 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             " as <topic>-value at start-up (raw topics excepted); empty: Avro single-object encoding,"
             " decodable with schemas/ alone"),
     Setting("schema_registry_auth", "", "Schema registry basic auth as USER:PASSWORD (empty: none)", secret=True),
-]}
+]
+SETTINGS: dict[str, Setting] = {s.name: s for s in _ROWS}
+if len(SETTINGS) != len(_ROWS):
+    raise ImportError(f"settings named twice: {sorted(n for n in SETTINGS if sum(r.name == n for r in _ROWS) > 1)}")
 
 
 # What `dlr config` and error messages show for a secret, or a password inside a URL.

@@ -1,68 +1,25 @@
-"""Generated raw receipts for tests and benchmarks: every provider, 3-4
-receipts per message, in each provider's wire format, with duplicates and
-out-of-order pairs. Deterministic for a given seed."""
+"""Generated raw receipts for tests and benchmarks: every provider, 2-4
+receipts per message, in each provider's wire format (its record's generator),
+with duplicates and out-of-order pairs. Deterministic for a given seed."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from urllib.parse import urlencode
+
+from streams.core.providers import PROVIDERS
 
 BASE = dt.datetime(2026, 3, 10, 9, 0, tzinfo=dt.UTC)
 
-# A lifecycle per outcome, in each provider's words: transient steps, then the final.
-LIFECYCLES: dict[str, list[list[str]]] = {
-    "gatewayapi": [["BUFFERED", "ENROUTE", "DELIVERED"], ["ENROUTE", "UNDELIVERABLE:0x1013"],
-                   ["SCHEDULED", "ENROUTE", "DELIVERED"], ["ENROUTE", "EXPIRED:0x1023"]],
-    "messente": [["ACK", "ACCEPTD", "DELIVRD"], ["ACK", "UNDELIV:1"], ["ACK", "DELIVRD"], ["ACK", "REJECTD:8"]],
-    "labsmobile": [["Processed", "Sent", "Delivered"], ["Processed", "Sent", "Undeliverable"],
-                   ["Processed", "Sent", "Delivered"], ["Processed", "Expired"]],
-    "vonage": [["buffered", "accepted", "delivered"], ["accepted", "failed:2"], ["accepted", "delivered"],
-               ["accepted", "rejected:9"]],
-    "smpp": [["BUFFRED", "ENROUTE", "DELIVRD"], ["ENROUTE", "UNDELIV"], ["ENROUTE", "DELIVRD"],
-             ["ACKED", "EXPIRED"]],
-}
-
-
-def _gatewayapi(mid: int, word: str, code: str | None, t: dt.datetime) -> bytes:
-    return json.dumps({"id": mid, "msisdn": 4512000000 + mid % 10**6, "time": int(t.timestamp()),
-                       "status": word, "error": None, "code": code, "userref": f"ref-{mid}",
-                       "country_code": "DK", "country_prefix": 45}, separators=(",", ":")).encode()
-
-
-def _messente(mid: int, word: str, code: str | None, t: dt.datetime) -> bytes:
-    return json.dumps({"status": word, "sender": "Acme", "err": int(code or 0),
-                       "message_id": f"00000000-0000-4000-8000-{mid:012d}", "to": "+37255500000",
-                       "channel": "sms", "error": None, "omnimessage_id": f"o-{mid}",
-                       "timestamp": t.strftime("%Y-%m-%dT%H:%M:%S.%f"), "price_info": None},
-                      separators=(",", ":")).encode()
-
-
-def _labsmobile(mid: int, word: str, code: str | None, t: dt.datetime) -> bytes:
-    return urlencode({"acklevel": "operator", "msisdn": "34600000000", "status": word, "desc": "",
-                      "subid": f"lm{mid:011x}", "timestamp": t.strftime("%Y-%m-%d %H:%M:%S")}).encode()
-
-
-def _vonage(mid: int, word: str, code: str | None, t: dt.datetime) -> bytes:
-    return json.dumps({"msisdn": "447700900000", "to": "Acme", "network-code": "23410",
-                       "messageId": f"1A{mid:014X}", "price": "0.03330000", "status": word,
-                       "scts": t.strftime("%y%m%d%H%M"), "err-code": code or "0", "api-key": "k",
-                       "message-timestamp": t.strftime("%Y-%m-%d %H:%M:%S")}, separators=(",", ":")).encode()
-
-
-def _smpp(mid: int, word: str, code: str | None, t: dt.datetime) -> bytes:
-    stamp = t.strftime("%y%m%d%H%M")
-    err = "000" if word in ("DELIVRD", "ENROUTE", "BUFFRED", "ACKED") else "001"
-    return (f"id:{mid:010d} sub:001 dlvrd:000 submit date:{stamp} done date:{stamp} "
-            f"stat:{word} err:{err} text:").encode()
-
-
+# Each provider's generator and lifecycles (transient steps, then the final, in
+# the provider's words), from its record (providers/<name>/generate.py).
 FORMATS: dict[str, Callable[[int, str, str | None, dt.datetime], bytes]] = {
-    "gatewayapi": _gatewayapi, "messente": _messente, "labsmobile": _labsmobile,
-    "vonage": _vonage, "smpp": _smpp,
+    name: provider.generate for name, provider in PROVIDERS.items()
+}
+LIFECYCLES: dict[str, list[list[str]]] = {
+    name: [list(steps) for steps in provider.lifecycles] for name, provider in PROVIDERS.items()
 }
 
 
@@ -83,7 +40,8 @@ def receipts(messages: int, *, seed: int = 7, duplicate: float = 0.1, reorder: f
     for n in range(messages):
         provider = names[n % len(names)]
         mid = first_id + n
-        steps = LIFECYCLES[provider][rnd.randrange(4)]
+        lives = LIFECYCLES[provider]
+        steps = lives[rnd.randrange(len(lives))]
         t = BASE + dt.timedelta(seconds=mid)
         out = []
         for i, step in enumerate(steps):

@@ -18,11 +18,12 @@ from urllib.parse import parse_qsl
 import pytest
 
 from streams.core.providers import names
+from streams.core.providers._http import hmac_sha256_hex, sign_hs256
+from streams.core.providers.vonage.webhook import signature as vonage_signature
 from streams.kafka.admin import client_config, ensure_topics
 from streams.kafka.broker import EmbeddedBroker
 from streams.kafka.processes import WorkerProcess
 from streams.topics import raw_topic
-from streams.worker.webhooks.signatures import hmac_sha256_hex, sign_hs256, vonage_signature
 from tests.integration.conftest import PARTITIONS, WORKER_ENV
 
 

@@ -28,7 +28,7 @@ from streams.core import providers, records
 from streams.core.fold import change_id, fold_all
 from streams.core.generate import receipts as generated_receipts
 from streams.core.model import RANK, MessageState, Receipt, ReceiptError, Status
-from streams.core.providers import vonage
+from streams.core.providers.vonage import parse as vonage
 from streams.kafka.admin import client_config, ensure_topics
 from streams.kafka.broker import EmbeddedBroker
 from streams.kafka.processes import WorkerProcess
@@ -56,7 +56,7 @@ SETTLE = 2.0  # seconds for a stray record to show up after the command said it 
 MAPPING_CHANGE = {"submitted": (Status.SENT, False), "failed": (Status.EXPIRED, True)}
 SITECUSTOMIZE = """\
 from streams.core.model import Status
-from streams.core.providers import vonage
+from streams.core.providers.vonage import parse as vonage
 
 vonage.STATUSES["submitted"] = (Status.SENT, False)
 vonage.STATUSES["failed"] = (Status.EXPIRED, True)

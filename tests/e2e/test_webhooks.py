@@ -19,10 +19,11 @@ import pytest
 
 from streams.core import providers, samples
 from streams.core.model import ReceiptError
+from streams.core.providers._http import sign_hs256
+from streams.core.providers.vonage.webhook import signature as vonage_signature
 from streams.kafka.broker import EmbeddedBroker
 from streams.kafka.processes import WorkerProcess
 from streams.topics import DEAD_LETTER, REPARTITION, STATUS_CHANGES, raw_topic
-from streams.worker.webhooks.signatures import sign_hs256, vonage_signature
 from tests.e2e.conftest import (
     JSON,
     Form,

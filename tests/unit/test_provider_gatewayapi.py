@@ -24,9 +24,9 @@ from streams.core.model import (
     parse_iso,
 )
 from streams.core.providers import Options, normalize
-from streams.core.providers.gatewayapi import CHARGES, ERRORS, SMPP_STATES, STATUSES, parse
+from streams.core.providers.gatewayapi.parse import CHARGES, ERRORS, SMPP_STATES, STATUSES, parse
 
-SAMPLES = Path(__file__).parents[2] / "streams" / "core" / "samples" / "gatewayapi.txt"
+SAMPLES = Path(__file__).parents[2] / "streams" / "core" / "providers" / "gatewayapi" / "samples.txt"
 UTC = Options()
 T = 1773133209  # 2026-03-10T09:00:09Z
 

@@ -12,9 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.core.model import RANK, ErrorCategory, Receipt, ReceiptError, Status, is_final_everywhere, parse_iso
-from streams.core.providers import Options, labsmobile, normalize
+from streams.core.providers import Options, normalize
+from streams.core.providers.labsmobile import parse as labsmobile
 
-SAMPLES = Path(__file__).resolve().parents[2] / "streams" / "core" / "samples" / "labsmobile.txt"
+SAMPLES = Path(__file__).resolve().parents[2] / "streams" / "core" / "providers" / "labsmobile" / "samples.txt"
 UTC = Options()
 MSISDN = "34600000199"
 

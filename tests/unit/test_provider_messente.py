@@ -15,9 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.core.model import ErrorCategory, Receipt, ReceiptError, Status, is_final_everywhere, micros
-from streams.core.providers import Options, messente
+from streams.core.providers import Options
+from streams.core.providers.messente import parse as messente
 
-SAMPLES = Path(__file__).resolve().parents[2] / "streams" / "core" / "samples" / "messente.txt"
+SAMPLES = Path(__file__).resolve().parents[2] / "streams" / "core" / "providers" / "messente" / "samples.txt"
 RECEIVED = micros(dt.datetime(2026, 3, 12, 9, 20, tzinfo=dt.UTC))
 OPTS = Options(received_at=RECEIVED)
 MID = "5b0e6c1f-8d2a-4c3e-9f41-2a7d6b9e0c13"

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from streams.core.model import FINAL_RANK, RANK, Receipt, ReceiptError, Status, parse_iso
 from streams.core.providers import Options, normalize
-from streams.core.providers.smpp import STATUSES, fields, parse
+from streams.core.providers.smpp.parse import STATUSES, fields, parse
 
-SAMPLES = Path(__file__).parents[2] / "streams" / "core" / "samples" / "smpp.txt"
+SAMPLES = Path(__file__).parents[2] / "streams" / "core" / "providers" / "smpp" / "samples.txt"
 UTC = Options()
 
 

@@ -15,9 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.core.model import ErrorCategory, Receipt, ReceiptError, Status, is_final_everywhere, micros
-from streams.core.providers import Options, vonage
+from streams.core.providers import Options
+from streams.core.providers.vonage import parse as vonage
 
-SAMPLES = Path(__file__).resolve().parents[2] / "streams" / "core" / "samples" / "vonage.txt"
+SAMPLES = Path(__file__).resolve().parents[2] / "streams" / "core" / "providers" / "vonage" / "samples.txt"
 RECEIVED = micros(dt.datetime(2026, 3, 12, 9, 30, tzinfo=dt.UTC))
 OPTS = Options(received_at=RECEIVED)
 MID = "1A0000000F3C2B71"

@@ -26,7 +26,7 @@ from streams.core.model import (
     StatusChange,
     parse_iso,
 )
-from streams.core.providers import vonage
+from streams.core.providers.vonage import parse as vonage
 from streams.ops.rebuild import (
     HISTORY_MARGIN_US,
     Difference,

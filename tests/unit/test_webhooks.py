@@ -15,13 +15,17 @@ import pytest
 
 from streams.core import providers, samples
 from streams.core.model import ErrorCategory, Receipt, Status
+from streams.core.providers import _http
+from streams.core.providers._http import SignatureError
+from streams.core.providers.gatewayapi import webhook as gatewayapi
+from streams.core.providers.messente import webhook as messente
+from streams.core.providers.vonage import webhook as vonage
 from streams.serde import codec
 from streams.topics import DEAD_LETTER, RECEIPTS, REPARTITION, STATUS_CHANGES, raw_topic
 from streams.worker.metrics import Histogram, Metrics
-from streams.worker.webhooks import _gauges, health, receive, signatures
+from streams.worker.webhooks import _gauges, health, receive
 from streams.worker.webhooks.receive import Incoming, Refused, WebhookConfig
 from streams.worker.webhooks.routes import ROUTES
-from streams.worker.webhooks.signatures import SignatureError
 
 # GatewayAPI's own example (onlinecity/gatewayapi-docs docs/rest.rst, "Authentication
 # token"): this token, verified with the secret "secret" as HS256.
@@ -59,9 +63,9 @@ def jwt(claims: dict[str, Any], secret: str, alg: str = "HS256") -> str:
 
 
 def test_gatewayapi_documented_token_verifies() -> None:
-    claims = signatures.verify_hs256(GWAPI_DOC_TOKEN, "secret")
+    claims = _http.verify_hs256(GWAPI_DOC_TOKEN, "secret")
     assert claims["id"] == 2381703 and claims["status"] == "DELIVERED"
-    signatures.gatewayapi(post(json.dumps(GWAPI_DOC_BODY), {"X-Gwapi-Signature": GWAPI_DOC_TOKEN}), "secret")
+    gatewayapi.verify(post(json.dumps(GWAPI_DOC_BODY), {"X-Gwapi-Signature": GWAPI_DOC_TOKEN}), "secret")
 
 
 @pytest.mark.parametrize("reason, token, body, secret", [
@@ -78,31 +82,31 @@ def test_gatewayapi_documented_token_verifies() -> None:
 ])
 def test_gatewayapi_jwt_refused(reason: str, token: str, body: dict[str, Any], secret: str) -> None:
     with pytest.raises(SignatureError) as refused:
-        signatures.gatewayapi(post(json.dumps(body), {"X-Gwapi-Signature": token}), secret)
+        gatewayapi.verify(post(json.dumps(body), {"X-Gwapi-Signature": token}), secret)
     assert "\n" not in str(refused.value) and token not in str(refused.value)
 
 
 def test_gatewayapi_jwt_over_a_body_that_is_not_json_is_refused() -> None:
     with pytest.raises(SignatureError, match="not JSON"):
-        signatures.gatewayapi(post("id:1 stat:DELIVRD", {"X-Gwapi-Signature": GWAPI_DOC_TOKEN}), "secret")
+        gatewayapi.verify(post("id:1 stat:DELIVRD", {"X-Gwapi-Signature": GWAPI_DOC_TOKEN}), "secret")
 
 
 def test_gatewayapi_missing_signature_refused() -> None:
     with pytest.raises(SignatureError, match="missing X-Gwapi-Signature"):
-        signatures.gatewayapi(post(json.dumps(GWAPI_DOC_BODY)), "secret")
+        gatewayapi.verify(post(json.dumps(GWAPI_DOC_BODY)), "secret")
 
 
 def test_gatewayapi_messaging_signature_v1() -> None:
     body = b'{"event_id":"e1","event_type":"message.status.sms","event":{"msg_id":"01J","status":"DELIVERED"}}'
     good = hmac.new(b"k3y", body, hashlib.sha256).hexdigest()
-    signatures.gatewayapi(post(body, {"Signature": f"v1={good}"}), "k3y")
-    signatures.gatewayapi(post(body, {"Signature": f"v1={good.upper()}"}), "k3y")
-    signatures.gatewayapi(post(body, {"Signature": f"v1=00ff, v1={good}"}), "k3y")  # rotation: any v1
+    gatewayapi.verify(post(body, {"Signature": f"v1={good}"}), "k3y")
+    gatewayapi.verify(post(body, {"Signature": f"v1={good.upper()}"}), "k3y")
+    gatewayapi.verify(post(body, {"Signature": f"v1=00ff, v1={good}"}), "k3y")  # rotation: any v1
     for bad in (f"v1={good[:-1]}0", f"v2={good}", good, "v1="):
         with pytest.raises(SignatureError, match="does not match"):
-            signatures.gatewayapi(post(body, {"Signature": bad}), "k3y")
+            gatewayapi.verify(post(body, {"Signature": bad}), "k3y")
     with pytest.raises(SignatureError):
-        signatures.gatewayapi(post(body + b" ", {"Signature": f"v1={good}"}), "k3y")
+        gatewayapi.verify(post(body + b" ", {"Signature": f"v1={good}"}), "k3y")
 
 
 # --- Messente ---------------------------------------------------------------------------
@@ -111,15 +115,15 @@ def test_gatewayapi_messaging_signature_v1() -> None:
 def test_messente_signature() -> None:
     body = samples.lines("messente")[0]
     good = hmac.new(b"api-password", body, hashlib.sha256).hexdigest()
-    signatures.messente(post(body, {"X-Messente-Signature": good}), "api-password")
+    messente.verify(post(body, {"X-Messente-Signature": good}), "api-password")
     with pytest.raises(SignatureError, match="does not match"):
-        signatures.messente(post(body, {"X-Messente-Signature": good}), "other")
+        messente.verify(post(body, {"X-Messente-Signature": good}), "other")
     with pytest.raises(SignatureError, match="does not match"):
-        signatures.messente(post(body.replace(b"ACK", b"NACK"), {"X-Messente-Signature": good}), "api-password")
+        messente.verify(post(body.replace(b"ACK", b"NACK"), {"X-Messente-Signature": good}), "api-password")
     with pytest.raises(SignatureError, match="missing X-Messente-Signature"):
-        signatures.messente(post(body), "api-password")
+        messente.verify(post(body), "api-password")
     with pytest.raises(SignatureError, match="legacy GET"):
-        signatures.messente(get("sms_unique_id=a&stat=DELIVRD"), "api-password")
+        messente.verify(get("sms_unique_id=a&stat=DELIVRD"), "api-password")
 
 
 # --- Vonage -----------------------------------------------------------------------------
@@ -139,47 +143,47 @@ VONAGE_SIGNED = "&client-ref=a_b_c&messageId=1A0000000F3C2B71&nonce=6a1b7f&statu
     ("sha512", hmac.new(b"sig-secret", VONAGE_SIGNED.encode(), hashlib.sha512).hexdigest()),
 ])
 def test_vonage_sig_each_method(method: str, expected: str) -> None:
-    assert signatures.vonage_signature({**VONAGE, "sig": "ignored"}, "sig-secret", method) == expected
+    assert vonage.signature({**VONAGE, "sig": "ignored"}, "sig-secret", method) == expected
     from urllib.parse import urlencode
 
     signed = {**VONAGE, "sig": expected.upper()}  # Vonage sends HMAC signatures in upper case
-    signatures.vonage(get(urlencode(signed)), "sig-secret", method)
-    signatures.vonage(post(json.dumps(signed), {"Content-Type": "application/json"}), "sig-secret", method)
-    signatures.vonage(post(urlencode(signed), {"Content-Type": "application/x-www-form-urlencoded"}),
+    vonage.verify(get(urlencode(signed)), "sig-secret", method)
+    vonage.verify(post(json.dumps(signed), {"Content-Type": "application/json"}), "sig-secret", method)
+    vonage.verify(post(urlencode(signed), {"Content-Type": "application/x-www-form-urlencoded"}),
                       "sig-secret", method)
     with pytest.raises(SignatureError, match="does not match"):
-        signatures.vonage(get(urlencode({**signed, "status": "failed"})), "sig-secret", method)
+        vonage.verify(get(urlencode({**signed, "status": "failed"})), "sig-secret", method)
     with pytest.raises(SignatureError, match="does not match"):
-        signatures.vonage(get(urlencode(signed)), "other-secret", method)
+        vonage.verify(get(urlencode(signed)), "other-secret", method)
 
 
 def test_vonage_missing_sig_refused() -> None:
     from urllib.parse import urlencode
 
     with pytest.raises(SignatureError, match="missing vonage sig"):
-        signatures.vonage(get(urlencode(VONAGE)), "sig-secret")
+        vonage.verify(get(urlencode(VONAGE)), "sig-secret")
 
 
 def test_vonage_messages_api_jwt() -> None:
     body = b'{"message_uuid":"aaaaaaaa-bbbb","status":"delivered"}'
     token = jwt({"iat": 1, "payload_hash": hashlib.sha256(body).hexdigest(), "api_key": "k"}, "sig-secret")
-    signatures.vonage(post(body, {"Authorization": f"Bearer {token}"}), "sig-secret")
+    vonage.verify(post(body, {"Authorization": f"Bearer {token}"}), "sig-secret")
     with pytest.raises(SignatureError, match="payload_hash does not match"):
-        signatures.vonage(post(body.replace(b"delivered", b"rejected"), {"Authorization": f"Bearer {token}"}),
+        vonage.verify(post(body.replace(b"delivered", b"rejected"), {"Authorization": f"Bearer {token}"}),
                           "sig-secret")
     with pytest.raises(SignatureError, match="JWT signature"):
-        signatures.vonage(post(body, {"Authorization": f"Bearer {token}"}), "other")
+        vonage.verify(post(body, {"Authorization": f"Bearer {token}"}), "other")
     no_hash = jwt({"iat": 1}, "sig-secret")
     with pytest.raises(SignatureError, match="no payload_hash"):
-        signatures.vonage(post(body, {"Authorization": f"Bearer {no_hash}"}), "sig-secret")
+        vonage.verify(post(body, {"Authorization": f"Bearer {no_hash}"}), "sig-secret")
     with pytest.raises(SignatureError, match="only accepted on a POST"):
-        signatures.vonage(get("status=delivered", {"Authorization": f"Bearer {token}"}), "sig-secret")
+        vonage.verify(get("status=delivered", {"Authorization": f"Bearer {token}"}), "sig-secret")
 
 
 def test_sign_hs256_round_trip() -> None:
-    token = signatures.sign_hs256({"id": 1, "status": "DELIVERED"}, "s")
-    assert signatures.verify_hs256(token, "s") == {"id": 1, "status": "DELIVERED"}
-    assert signatures.verify_hs256(f"Bearer {token}", "s")["id"] == 1
+    token = _http.sign_hs256({"id": 1, "status": "DELIVERED"}, "s")
+    assert _http.verify_hs256(token, "s") == {"id": 1, "status": "DELIVERED"}
+    assert _http.verify_hs256(f"Bearer {token}", "s")["id"] == 1
 
 
 # --- routes -----------------------------------------------------------------------------
@@ -212,7 +216,8 @@ def test_config_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DLR_WEBHOOK_TIMEOUT", "2.5")
     monkeypatch.delenv("DLR_SECRET_GATEWAYAPI", raising=False)
     monkeypatch.delenv("DLR_SECRET_MESSENTE", raising=False)
-    assert WebhookConfig.from_settings() == WebhookConfig({"vonage": "v"}, "sha256", 1024, 2.5)
+    expected = WebhookConfig({"vonage": "v"}, {"vonage_signature_method": "sha256"}, 1024, 2.5)
+    assert WebhookConfig.from_settings() == expected
     monkeypatch.setenv("DLR_VONAGE_SIGNATURE_METHOD", "crc32")
     with pytest.raises(SystemExit):
         WebhookConfig.from_settings()

@@ -1,9 +1,19 @@
-"""Provider normalizers: raw receipt bytes in, one canonical `Receipt` out.
+"""Providers: raw receipt bytes in, one canonical `Receipt` out, and all else
+that is particular to one provider.
 
-Every public module in this package is a provider. It declares `NAME` and a
-`parse(payload: bytes, options: Options) -> Receipt` that raises `ReceiptError`
-(with the reason) for anything it cannot read or map. Modules starting with an
-underscore are shared helpers. Adding a provider is adding one module here.
+A provider is one folder here, `<name>/`, whose `__init__.py` declares
+`PROVIDER = Provider(...)` (see `_provider.py`): its parser (`parse.py`, the
+tables as data, each with its public source), its webhook route and signature
+check with the settings they read (`webhook.py`), its sample receipts for
+`dlr up` (`samples.txt`) and its generator for the benches and tests
+(`generate.py`). The routes, the signed providers, the kept headers, the
+provider settings and `streams.core.generate.FORMATS` are derived from these
+records, so adding a provider is adding one folder (and its test).
+
+A parser raises `ReceiptError` (with the reason) for anything it cannot read
+or map. Names starting with an underscore are shared helpers: `_wire` (text,
+JSON, queries, times), `_http` (the request a webhook check reads, and the
+signing primitives), `_provider` (the record).
 """
 
 from __future__ import annotations
@@ -11,25 +21,36 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable
-from types import ModuleType
 
 from streams.core.model import Receipt, ReceiptError
+from streams.core.providers._provider import Provider, ProviderSetting, Webhook
 from streams.core.providers._wire import Options
 
-__all__ = ["PROVIDERS", "Options", "names", "normalize", "parser"]
+__all__ = [
+    "PROVIDERS", "Options", "Provider", "ProviderSetting", "Webhook", "discover", "names", "normalize", "parser",
+]
 
 
-def _discover() -> dict[str, ModuleType]:
-    found: dict[str, ModuleType] = {}
-    for info in pkgutil.iter_modules(__path__):
+def discover(package: str) -> dict[str, Provider]:
+    """The `PROVIDER` record of every subpackage of `package` whose name does
+    not start with an underscore, by name, sorted."""
+    module = importlib.import_module(package)
+    found: dict[str, Provider] = {}
+    for info in pkgutil.iter_modules(module.__path__):
         if info.name.startswith("_"):
             continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        found[module.NAME] = module
+        if not info.ispkg:
+            raise ImportError(f"{package}.{info.name}: a provider is a folder with an __init__.py, not a module")
+        record = getattr(importlib.import_module(f"{package}.{info.name}"), "PROVIDER", None)
+        if not isinstance(record, Provider):
+            raise ImportError(f"{package}.{info.name} declares no PROVIDER = Provider(...)")
+        if record.name != info.name:
+            raise ImportError(f"{package}.{info.name} declares provider {record.name!r}: the name is the folder's")
+        found[record.name] = record
     return dict(sorted(found.items()))
 
 
-PROVIDERS: dict[str, ModuleType] = _discover()
+PROVIDERS: dict[str, Provider] = discover(__name__)
 
 
 def names() -> list[str]:
@@ -38,7 +59,7 @@ def names() -> list[str]:
 
 def parser(provider: str) -> Callable[[bytes, Options], Receipt]:
     try:
-        return PROVIDERS[provider].parse  # type: ignore[no-any-return]
+        return PROVIDERS[provider].parse
     except KeyError:
         raise ReceiptError(f"unknown provider {provider!r}") from None
 

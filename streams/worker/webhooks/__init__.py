@@ -30,12 +30,12 @@ import faust
 from aiohttp import web
 from faust.web import View
 
+from streams.core.providers._http import Incoming, SignatureError
 from streams.topics import raw_topic
 from streams.worker.metrics import CONTENT_TYPE, Labels, Metrics
 from streams.worker.webhooks import health, receive, serverlog
-from streams.worker.webhooks.receive import Incoming, Refused, WebhookConfig
+from streams.worker.webhooks.receive import Refused, WebhookConfig
 from streams.worker.webhooks.routes import ROUTES, Route
-from streams.worker.webhooks.signatures import SignatureError
 
 __all__ = ["register"]
 

@@ -14,11 +14,12 @@ to milliseconds for the Kafka acknowledgement; a payload that does not parse
 is written keyless and dead-lettered by the worker.
 
 Every refusal is a `Refused` with an HTTP status and a one-line reason that
-never quotes the payload (payloads carry phone numbers)."""
+never quotes the payload (payloads carry phone numbers). What is particular to a
+provider (its signed status, headers and settings) is read from its record
+(streams/core/providers/<name>/webhook.py)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
@@ -26,19 +27,26 @@ from urllib.parse import parse_qsl
 from streams import settings
 from streams.core import providers
 from streams.core.model import ReceiptError
+from streams.core.providers import ProviderSetting
+from streams.core.providers._http import Incoming as Incoming  # re-exported: the request the edge reads
 from streams.serde import envelope
 
 TRANSPORT = "http"
-SIGNED_PROVIDERS = ("gatewayapi", "messente", "vonage")
-VONAGE_METHODS = ("md5hash", "md5", "sha1", "sha256", "sha512")
+# Providers that sign their callbacks: a check runs when their secret is set.
+SIGNED_PROVIDERS = tuple(name for name, p in providers.PROVIDERS.items() if p.webhook.signer is not None)
 
-# Headers kept in the envelope: how the request came, and the provider's own
-# signature headers (so a record can be re-verified later). Never cookies or
-# Authorization.
-KEPT_HEADERS = (
+# Headers kept in the envelope: how the request came, and each provider's own
+# signature headers, as its record names them (so a record can be re-verified
+# later). Never cookies or Authorization (the records cannot name them).
+KEPT_HEADERS = tuple(dict.fromkeys([
     "content-type", "user-agent", "x-forwarded-for", "x-real-ip", "forwarded", "x-request-id",
-    "x-gwapi-signature", "signature", "x-messente-signature",
-)
+    *(name for p in providers.PROVIDERS.values() for name in p.webhook.kept_headers),
+]))
+# Every setting a provider's webhook check reads, but its secret: the values
+# a signer is given, by setting name.
+PROVIDER_SETTINGS: dict[str, ProviderSetting] = {
+    s.name: s for p in providers.PROVIDERS.values() for s in p.webhook.settings
+}
 
 
 class Refused(Exception):
@@ -51,42 +59,41 @@ class Refused(Exception):
         self.headers = dict(headers or {})
 
 
-@dataclass(frozen=True, slots=True)
-class Incoming:
-    """One HTTP request as received. `query` is the raw (percent-encoded) query
-    string without '?'; `headers` have lower-case names."""
-
-    method: str
-    path: str
-    query: str
-    headers: Mapping[str, str]
-    body: bytes = b""
-    remote_addr: str | None = None
-    received_at: int = field(default_factory=lambda: time.time_ns() // 1000)
-
-    @property
-    def content_type(self) -> str | None:
-        return self.headers.get("content-type")
+def _defaults() -> dict[str, str]:
+    return {name: setting.default for name, setting in PROVIDER_SETTINGS.items()}
 
 
 @dataclass(frozen=True, slots=True)
 class WebhookConfig:
+    """`secrets` by provider (only those set); `provider_settings` the values
+    of the settings the providers' checks read (PROVIDER_SETTINGS), by name."""
+
     secrets: dict[str, str] = field(default_factory=dict)
-    vonage_signature_method: str = "md5hash"
+    provider_settings: dict[str, str] = field(default_factory=_defaults)
     max_body_bytes: int = 65536
     timeout: float = 4.0
 
     @classmethod
     def from_settings(cls) -> WebhookConfig:
-        method = settings.get("vonage_signature_method").strip().lower()
-        if method not in VONAGE_METHODS:
-            raise SystemExit(f"DLR_VONAGE_SIGNATURE_METHOD={method!r}: expected one of {', '.join(VONAGE_METHODS)}")
+        values = {}
+        for name, declared in PROVIDER_SETTINGS.items():
+            value = settings.get(name)
+            if declared.choices:
+                value = value.strip().lower()
+                if value not in declared.choices:
+                    raise SystemExit(f"{settings.SETTINGS[name].env}={value!r}: expected one of "
+                                     f"{', '.join(declared.choices)}")
+            values[name] = value
         try:
             timeout = float(settings.get("webhook_timeout"))
         except ValueError:
             raise SystemExit(f"DLR_WEBHOOK_TIMEOUT={settings.get('webhook_timeout')!r} is not a number") from None
-        secrets = {p: settings.get(f"secret_{p}") for p in SIGNED_PROVIDERS if settings.get(f"secret_{p}")}
-        return cls(secrets, method, settings.get_int("max_body_bytes"), timeout)
+        secrets = {}
+        for name in SIGNED_PROVIDERS:
+            secret = providers.PROVIDERS[name].webhook.secret
+            if secret is not None and settings.get(secret.name):
+                secrets[name] = settings.get(secret.name)
+        return cls(secrets, values, settings.get_int("max_body_bytes"), timeout)
 
 
 def check_method(method: str, allowed: tuple[str, ...], path: str) -> None:

@@ -20,8 +20,9 @@ import re
 from typing import Any
 
 from streams.core.model import ChargeStatus, ErrorCategory, Receipt, ReceiptError, Status, error_fields
-from streams.core.providers import _wire, smpp
+from streams.core.providers import _wire
 from streams.core.providers._wire import Options
+from streams.core.providers.smpp import parse as smpp
 
 NAME = "gatewayapi"
 

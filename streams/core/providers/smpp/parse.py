@@ -6,7 +6,7 @@ The spec calls this text vendor specific; in practice every SMSC sends it, with
 the variations tolerated here: field names in any case ("Text:"), extra
 whitespace, dates with seconds (12 digits), no text field. `fields()` and
 `done_time()` are shared with providers that send this text with their own
-vocabulary (gatewayapi.py).
+vocabulary (gatewayapi/parse.py).
 """
 
 from __future__ import annotations

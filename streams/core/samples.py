@@ -1,17 +1,17 @@
 """Sample receipts from every provider, as they arrive: out of order, duplicated,
-and one bad line each. `dlr up` feeds them; the tests use them too."""
+and one bad line each. `dlr up` feeds them; the tests use them too. Each
+provider keeps its own in its folder (providers/<name>/samples.txt, named by
+its `Provider` record)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from streams.core.providers import names
-
-HERE = Path(__file__).parent
+from streams.core.providers import PROVIDERS
 
 
 def path(provider: str) -> Path:
-    return HERE / f"{provider}.txt"
+    return PROVIDERS[provider].samples
 
 
 def lines(provider: str) -> list[bytes]:
@@ -19,4 +19,4 @@ def lines(provider: str) -> list[bytes]:
 
 
 def all_lines() -> dict[str, list[bytes]]:
-    return {provider: lines(provider) for provider in names()}
+    return {provider: lines(provider) for provider in PROVIDERS}

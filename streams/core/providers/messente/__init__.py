@@ -1,0 +1,21 @@
+"""Messente (messente.com): the legacy SMS API's GET and the Omnichannel API's
+JSON POST.
+
+The parser and its tables are in parse.py, the webhook and its signature in
+webhook.py, the generator in generate.py, sample receipts in samples.txt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streams.core.providers._provider import Provider
+from streams.core.providers.messente import generate, parse, webhook
+
+PROVIDER = Provider(
+    name="messente",
+    parse=parse.parse,
+    webhook=webhook.WEBHOOK,
+    samples=Path(__file__).with_name("samples.txt"),
+    generate=generate.receipt,
+    lifecycles=generate.LIFECYCLES,
+)
