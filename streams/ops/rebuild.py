@@ -14,8 +14,11 @@ Two steps, so that the workers keep running through the long part:
    from N's view to M's: corrections, with deterministic ids. Then the workers
    start with DLR_STATE_VERSION=M. Without step 1, `--finish` does it all.
 
-The pure parts (differences, corrections, the retention rule) are separate
-from the Kafka I/O and unit-tested.
+Records are read and normalized as `dlr replay` does (streams.kafka.clients,
+`steps.normalize_raw`) and folded with the offline fold driver
+(`fold.fold_into`); corrections are built by the fold's own change-record
+builders. The pure parts (differences, corrections, the retention rule) are
+separate from the Kafka I/O and unit-tested.
 """
 
 from __future__ import annotations
@@ -36,20 +39,22 @@ from streams.core.model import (
     ChargeChange,
     ChargeStatus,
     MessageState,
-    Receipt,
     StatusChange,
 )
-from streams.ops.replay import (
+from streams.kafka.clients import (
     PartitionRange,
-    Progress,
+    RawRecord,
     Writer,
     all_of,
+    commit_ends,
+    committed,
     consumer,
     partitions_count,
-    read,
+    read_raw,
     read_states,
 )
-from streams.serde.registry import decode_any, encoder_for
+from streams.ops.replay import Progress
+from streams.serde.registry import encoder_for
 from streams.topics import APP_ID, CHARGE_CHANGES, RAW_PREFIX, RECEIPTS, STATUS_CHANGES, partition_for
 
 # A message's receipts arrive within about three days (Vonage gives up after
@@ -298,31 +303,6 @@ def workers_running(bootstrap: str) -> int:
                            "if every worker is stopped, add --force") from exc
 
 
-def _committed(bootstrap: str, group: str, ranges: list[PartitionRange]) -> dict[tuple[str, int], int]:
-    from confluent_kafka import Consumer, TopicPartition
-
-    from streams.kafka.admin import client_config
-
-    client = Consumer(client_config(bootstrap, {"group.id": group, "enable.auto.commit": False}))
-    try:
-        answer = client.committed([TopicPartition(r.topic, r.partition) for r in ranges], timeout=30)
-    finally:
-        client.close()
-    return {(tp.topic, tp.partition): tp.offset for tp in answer if tp.offset >= 0}
-
-
-def _commit(bootstrap: str, group: str, ranges: list[PartitionRange]) -> None:
-    from confluent_kafka import Consumer, TopicPartition
-
-    from streams.kafka.admin import client_config
-
-    client = Consumer(client_config(bootstrap, {"group.id": group, "enable.auto.commit": False}))
-    try:
-        client.commit(offsets=[TopicPartition(r.topic, r.partition, r.end) for r in ranges], asynchronous=False)
-    finally:
-        client.close()
-
-
 def _states_bar(what: str, topic_ranges: list[PartitionRange], err: IO[str]) -> Progress:
     return Progress(what, sum(r.size for r in topic_ranges), err)
 
@@ -363,12 +343,12 @@ def rebuild(request: Request, out: IO[str] | None = None, err: IO[str] | None = 
             client.close()
 
         group = progress_group(target)
-        done = _committed(bootstrap, group, raw)
+        done = committed(bootstrap, group, raw)
         resumed = bool(done)
         if resumed and not request.dry_run:
             # The rebuild records where M's changelog ended after its own writes;
             # anything beyond was written by workers running M: it is live now.
-            ours = _committed(bootstrap, group, target_ranges)
+            ours = committed(bootstrap, group, target_ranges)
             if any(r.end > ours.get((r.topic, r.partition), 0) for r in target_ranges):
                 raise RebuildError(f"workers have written to {changelog(target)} since the last `dlr rebuild`: "
                                    f"version {target} is live. Rebuild into a new version: --from-version "
@@ -395,25 +375,22 @@ def rebuild(request: Request, out: IO[str] | None = None, err: IO[str] | None = 
         options = settings.parse_options()
         bar = Progress("rebuilding", sum(r.size for r in ranges), err)
 
-        def fold_record(message: Any) -> None:
-            topic, partition, offset = message.topic(), message.partition(), message.offset()
-            timestamp_ms = message.timestamp()[1]
-            provider = topic.removeprefix(RAW_PREFIX)
-            if lossy.get((topic, partition)) == offset:
-                edges[provider] = max(edges.get(provider, 0), timestamp_ms)
-            src = steps.Source(topic, partition, offset, message.key(), timestamp_ms * 1000)
-            result = steps.normalize(provider, message.value(), src, options)
+        def fold_record(record: RawRecord) -> None:
+            if lossy.get((record.topic, record.partition)) == record.offset:
+                provider = record.topic.removeprefix(RAW_PREFIX)
+                edges[provider] = max(edges.get(provider, 0), record.timestamp_ms)
+            receipt = steps.normalize_raw(record, options).receipt
             outcome.read += 1
-            if result.topic == RECEIPTS:
+            if receipt is not None:
                 outcome.receipts += 1
-                fold_into(new, [records.from_avro(Receipt, decode_any(result.value, "Receipt")[1])])
+                fold_into(new, (receipt,))
             else:
                 outcome.dead += 1
             bar.add()
 
         client = consumer(bootstrap)
         try:
-            read(client, ranges, fold_record)
+            read_raw(client, ranges, fold_record)
         finally:
             client.close()
         bar.close()
@@ -452,7 +429,7 @@ def rebuild(request: Request, out: IO[str] | None = None, err: IO[str] | None = 
                     written_to = all_of(client, changelog(target))
                 finally:
                     client.close()
-                _commit(bootstrap, group, ranges + written_to)
+                commit_ends(bootstrap, group, ranges + written_to)
                 if request.finish:
                     counts = {t: partitions_count(bootstrap, t) for t in (STATUS_CHANGES, CHARGE_CHANGES)}
                     encoders = {t: encoder_for(t, r) for t, r in

@@ -1,22 +1,25 @@
 """`dlr replay`: re-read a range of the raw topics and feed those receipts
 through the current normalizer and fold again (docs/replay.md).
 
-How it works: the chosen range is read with a plain consumer (no group) and
-every record is normalized with `steps.normalize`, the worker's own code. The
-resulting receipts are folded, here, into the live states read from the state
-table's changelog: that says, per receipt, whether it is news to the live
-state, and exactly which changes the fold will emit. The receipts that are news
-are then written to the fold agent's input topic (`FOLD_INPUT`) on the
-partition the worker's producer would pick (murmur2 of the message key), where
-the live fold agent folds them and emits the changes, and to dlr.receipts, as
-the worker writes every receipt it normalizes; the command waits until the
-workers' consumer group has committed past them. Receipts the live state
-already absorbs are not written:
-the fold is a join over the set of receipts, so folding them again can change
-nothing (that is also why replaying a day that was processed emits nothing).
+How it works: the chosen range is read with a plain consumer (no group,
+`streams.kafka.clients.read_raw`) and every record is normalized with
+`steps.normalize_raw`, the worker's own code, which keeps the receipt it
+encodes. The resulting receipts are folded, here, into the live states read
+from the state table's changelog: that says, per receipt, whether it is news
+to the live state, and exactly which changes the fold will emit. The receipts
+that are news are then written to the fold agent's input topic (`FOLD_INPUT`)
+on the partition the worker's producer would pick (murmur2 of the message
+key), where the live fold agent folds them and emits the changes, and to
+dlr.receipts, as the worker writes every receipt it normalizes; the command
+waits until the workers' consumer group has committed past them. Receipts the
+live state already absorbs are not written: the fold is a join over the set of
+receipts, so folding them again can change nothing (that is also why
+replaying a day that was processed emits nothing).
 
 The module has two halves: pure functions (range and time parsing, the plan,
-the summary, the progress line) that the unit tests cover, and the Kafka I/O.
+the summary, the progress line) that the unit tests cover, and the Kafka I/O
+of replay alone; the client helpers it shares with `dlr rebuild` are in
+streams.kafka.clients.
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ import json
 import re
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -33,9 +35,23 @@ from typing import IO, Any
 from streams.core import records
 from streams.core.fold import Emitted, fold
 from streams.core.model import MessageState, Receipt, ReceiptError, StatusChange, parse_iso
+from streams.kafka.clients import (
+    PartitionRange,
+    RawRecord,
+    Writer,
+    all_of,
+    consumer,
+    group_consumer,
+    partitions,
+    partitions_count,
+    read,
+    read_raw,
+    read_states,
+    watermarks,
+)
 from streams.serde import encoders
 from streams.serde.registry import RegistryError, decode_any
-from streams.topics import APP_ID, DEAD_LETTER, RAW_PREFIX, RECEIPTS, REPARTITION, partition_for
+from streams.topics import APP_ID, DEAD_LETTER, RECEIPTS, REPARTITION, partition_for
 from streams.worker import steps
 
 # The topic the workers' fold agent reads (see streams/worker/app.py): receipts
@@ -107,18 +123,6 @@ def clip(low: int, high: int, start: int | None, end: int | None) -> tuple[int, 
     return first, last
 
 
-@dataclass(frozen=True, slots=True)
-class PartitionRange:
-    topic: str
-    partition: int
-    start: int  # first offset read
-    end: int  # first offset not read
-
-    @property
-    def size(self) -> int:
-        return max(0, self.end - self.start)
-
-
 def offset_ranges(topic: str, marks: Mapping[int, tuple[int, int]], start: Mapping[int, int] | None,
                   end: Mapping[int, int] | None) -> list[PartitionRange]:
     """Ranges for --from-offset/--to-offset. A partition a P:O --from-offset
@@ -146,27 +150,8 @@ def time_ranges(topic: str, marks: Mapping[int, tuple[int, int]], start: Mapping
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
-    """One raw record read, and what the current code makes of it."""
-
-    topic: str
-    partition: int
-    offset: int
-    timestamp_ms: int
-    out: steps.Out  # a receipt for dlr.receipts, or a dead letter
-    receipt: Receipt | None  # the receipt, decoded; None for a dead letter
-
-    @property
-    def coordinates(self) -> tuple[str, int, int]:
-        return self.topic, self.partition, self.offset
-
-
-def item(topic: str, partition: int, offset: int, timestamp_ms: int, out: steps.Out) -> Item:
-    receipt = None
-    if out.topic == RECEIPTS:
-        receipt = records.from_avro(Receipt, decode_any(out.value, "Receipt", encoders.in_use().registry)[1])
-    return Item(topic, partition, offset, timestamp_ms, out, receipt)
+# One raw record read, and what the current code makes of it.
+Item = steps.NormalizedRecord
 
 
 def _same_observation_other_meaning(state: MessageState, r: Receipt) -> bool:
@@ -331,111 +316,6 @@ class Progress:
 # --------------------------------------------------------------------------
 
 
-def consumer(bootstrap: str) -> Any:
-    """A consumer for assigned partitions (no group membership, no commits)."""
-    from confluent_kafka import Consumer
-
-    from streams.kafka.admin import client_config
-
-    return Consumer(client_config(bootstrap, {
-        "group.id": f"dlr-replay-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False,
-        "auto.offset.reset": "earliest", "enable.partition.eof": True,
-    }))
-
-
-def partitions(client: Any, topic: str) -> list[int] | None:
-    meta = client.list_topics(timeout=30).topics.get(topic)
-    if meta is None or meta.error is not None:
-        return None
-    return sorted(meta.partitions)
-
-
-def watermarks(client: Any, topic: str, parts: Iterable[int]) -> dict[int, tuple[int, int]]:
-    from confluent_kafka import TopicPartition
-
-    out = {}
-    for p in parts:
-        low, high = client.get_watermark_offsets(TopicPartition(topic, p), timeout=30)
-        out[p] = (int(low), int(high))
-    return out
-
-
-def all_of(client: Any, topic: str) -> list[PartitionRange]:
-    parts = partitions(client, topic)
-    if parts is None:
-        return []
-    return [PartitionRange(topic, p, low, high) for p, (low, high) in watermarks(client, topic, parts).items()]
-
-
-def read(client: Any, ranges: list[PartitionRange], handle: Callable[[Any], None],
-         stall_timeout: float = 60.0) -> None:
-    """Every record in the ranges, per partition in offset order. Ends at each
-    range's end (gaps such as transaction markers included)."""
-    from confluent_kafka import KafkaError, KafkaException, TopicPartition
-
-    pending = {(r.topic, r.partition): r.end for r in ranges if r.size}
-    if not pending:
-        return
-    client.assign([TopicPartition(r.topic, r.partition, r.start) for r in ranges if r.size])
-    last_progress = time.monotonic()
-    try:
-        while pending:
-            messages = client.consume(1000, 0.5)
-            for message in messages:
-                tp = (message.topic(), message.partition())
-                error = message.error()
-                if error is not None:
-                    if error.code() == KafkaError._PARTITION_EOF:
-                        pending.pop(tp, None)
-                        continue
-                    raise KafkaException(error)
-                end = pending.get(tp)
-                if end is None or message.offset() >= end:
-                    pending.pop(tp, None)
-                    continue
-                handle(message)
-                last_progress = time.monotonic()
-                if message.offset() + 1 >= end:
-                    pending.pop(tp, None)
-            if not messages and pending:
-                positions = client.position([TopicPartition(t, p) for t, p in pending])
-                for tp in positions:
-                    if tp.offset >= 0 and tp.offset >= pending[(tp.topic, tp.partition)]:
-                        pending.pop((tp.topic, tp.partition), None)
-                if pending and time.monotonic() - last_progress > stall_timeout:
-                    raise RuntimeError(f"no records from {sorted(pending)} for {stall_timeout:.0f}s")
-    finally:
-        client.unassign()
-
-
-def read_states(bootstrap: str, topic: str, wanted: Callable[[bytes], bool] | None = None,
-                progress: Callable[[int], None] | None = None) -> dict[str, MessageState]:
-    """The last MessageState per key in a state table's changelog topic."""
-    client = consumer(bootstrap)
-    last: dict[bytes, bytes | None] = {}
-
-    def keep(message: Any) -> None:
-        key = message.key()
-        if key is not None and (wanted is None or wanted(key)):
-            last[key] = message.value()
-        if progress:
-            progress(1)
-
-    try:
-        parts = partitions(client, topic)
-        if parts is None:
-            raise RuntimeError(f"no topic {topic}: is the state version right (DLR_STATE_VERSION)?")
-        read(client, all_of(client, topic), keep)
-    finally:
-        client.close()
-    out = {}
-    for key, value in last.items():
-        state = steps.decode_state(value)
-        if state is not None:
-            out[key.decode()] = state
-    return out
-
-
 def read_dead_letter_index(bootstrap: str, topics: set[str]) -> tuple[set[tuple[str, int, int]], int]:
     """Where the dead letters on dlr.dead-letter came from (raw topic, partition,
     offset), and the horizon: the time before which the topic has lost records
@@ -466,53 +346,15 @@ def read_dead_letter_index(bootstrap: str, topics: set[str]) -> tuple[set[tuple[
     return seen, horizon
 
 
-class Writer:
-    """An idempotent producer that remembers, per partition, the last offset written."""
-
-    def __init__(self, bootstrap: str) -> None:
-        from confluent_kafka import Producer
-
-        from streams.kafka.admin import client_config
-
-        self.producer = Producer(client_config(bootstrap, {"enable.idempotence": True, "linger.ms": 5}))
-        self.last: dict[tuple[str, int], int] = {}
-        self.errors: list[str] = []
-        self.sent = 0
-
-    def _delivered(self, error: Any, message: Any) -> None:
-        if error is not None:
-            self.errors.append(str(error))
-            return
-        tp = (message.topic(), message.partition())
-        self.last[tp] = max(self.last.get(tp, -1), message.offset())
-
-    def send(self, topic: str, partition: int, key: bytes | None, value: bytes | None) -> None:
-        while True:
-            try:
-                self.producer.produce(topic, value, key, partition=partition, on_delivery=self._delivered)
-                break
-            except BufferError:  # the local queue is full: let it drain
-                self.producer.poll(0.1)
-        self.sent += 1
-        self.producer.poll(0)
-
-    def flush(self, timeout: float = 60.0) -> None:
-        left = self.producer.flush(timeout)
-        if left:
-            self.errors.append(f"{left} record(s) not confirmed after {timeout:.0f}s")
-
-
 def wait_folded(bootstrap: str, written: Mapping[int, int], timeout: float) -> bool:
     """Until the workers' consumer group has committed past `written`
     ({FOLD_INPUT partition: last offset written}): the fold agent has folded
     those receipts and flushed what they emit."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    from streams.kafka.admin import client_config
+    from confluent_kafka import TopicPartition
 
     if not written:
         return True
-    client = Consumer(client_config(bootstrap, {"group.id": APP_ID, "enable.auto.commit": False}))
+    client = group_consumer(bootstrap, APP_ID)
     deadline = time.monotonic() + timeout
     try:
         while True:
@@ -614,16 +456,11 @@ def replay(request: Request, out: IO[str] | None = None, err: IO[str] | None = N
         items: list[Item] = []
         bar = Progress("reading", total, err)
 
-        def normalize(message: Any) -> None:
-            topic, partition, offset = message.topic(), message.partition(), message.offset()
-            timestamp_ms = message.timestamp()[1]
-            src = steps.Source(topic, partition, offset, message.key(), timestamp_ms * 1000)
-            provider = topic.removeprefix(RAW_PREFIX)
-            items.append(item(topic, partition, offset, timestamp_ms,
-                              steps.normalize(provider, message.value(), src, options)))
+        def normalize(record: RawRecord) -> None:
+            items.append(steps.normalize_raw(record, options))
             bar.add()
 
-        read(client, ranges, normalize)
+        read_raw(client, ranges, normalize)
         bar.close()
     finally:
         client.close()
@@ -678,13 +515,3 @@ def replay(request: Request, out: IO[str] | None = None, err: IO[str] | None = N
         return 1
     return 2 if folded is False else 0
 
-
-def partitions_count(bootstrap: str, topic: str) -> int:
-    from confluent_kafka.admin import AdminClient
-
-    from streams.kafka.admin import client_config
-
-    meta = AdminClient(client_config(bootstrap)).list_topics(timeout=30).topics.get(topic)
-    if meta is None or meta.error is not None:
-        raise RuntimeError(f"no topic {topic}")
-    return len(meta.partitions)

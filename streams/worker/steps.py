@@ -23,8 +23,9 @@ from typing import Any
 from streams.core import providers
 from streams.core.fold import fold
 from streams.core.model import MessageState, Receipt, ReceiptError, StatusChange
+from streams.kafka.clients import RawRecord
 from streams.serde import encoders, envelope
-from streams.topics import CHARGE_CHANGES, DEAD_LETTER, RECEIPTS, STATUS_CHANGES
+from streams.topics import CHARGE_CHANGES, DEAD_LETTER, RAW_PREFIX, RECEIPTS, STATUS_CHANGES
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +100,32 @@ def normalize_receipt(provider: str, value: bytes | None, src: Source, options: 
     encode = encoders.in_use().receipt
     out = Out(RECEIPTS, receipt.message_key.encode(), encode(receipt))
     return Normalized(out, receipt)
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizedRecord:
+    """A raw topic record and what the current code makes of it: the offline
+    tools' unit (`dlr replay`, `dlr rebuild`)."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    out: Out  # a receipt for dlr.receipts, or a dead letter
+    receipt: Receipt | None  # the receipt `out` encodes; None for a dead letter
+
+    @property
+    def coordinates(self) -> tuple[str, int, int]:
+        return self.topic, self.partition, self.offset
+
+
+def normalize_raw(record: RawRecord, options: providers.Options) -> NormalizedRecord:
+    """A record read off a raw topic (streams.kafka.clients.read_raw), normalized
+    as the worker does: `normalize_receipt` with its provider and source."""
+    src = Source(record.topic, record.partition, record.offset, record.key, record.timestamp_ms * 1000)
+    result = normalize_receipt(record.topic.removeprefix(RAW_PREFIX), record.value, src, options)
+    return NormalizedRecord(record.topic, record.partition, record.offset, record.timestamp_ms, result.out,
+                            result.receipt)
 
 
 def decode_state(value: bytes | None) -> MessageState | None:

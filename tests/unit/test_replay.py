@@ -27,6 +27,7 @@ from streams.core.model import (
     parse_iso,
 )
 from streams.core.providers.vonage import parse as vonage
+from streams.kafka.clients import PartitionRange, RawRecord
 from streams.ops.rebuild import (
     HISTORY_MARGIN_US,
     Difference,
@@ -42,12 +43,10 @@ from streams.ops.rebuild import summary_text as rebuild_summary_text
 from streams.ops.replay import (
     ALL_PARTITIONS,
     Item,
-    PartitionRange,
     Progress,
     Request,
     check,
     clip,
-    item,
     offset_ranges,
     parse_offsets,
     parse_time,
@@ -175,8 +174,7 @@ def raw_items(lines: dict[str, list[bytes]]) -> list[Item]:
     for provider, provider_lines in lines.items():
         for offset, line in enumerate(provider_lines):
             value = envelope.make(provider, line, "test", received_at=T0)
-            src = steps.Source(raw_topic(provider), 0, offset, None, T0)
-            out.append(item(raw_topic(provider), 0, offset, T0 // 1000, steps.normalize(provider, value, src, options)))
+            out.append(steps.normalize_raw(RawRecord(raw_topic(provider), 0, offset, None, value, T0 // 1000), options))
     return out
 
 
