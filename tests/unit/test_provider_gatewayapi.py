@@ -94,7 +94,7 @@ def test_documented_example() -> None:
 
 @pytest.mark.parametrize(
     ("word", "status", "final"),
-    [  # seed 001, "Final" column
+    [  # GatewayAPI's "SMS Delivery States", "Final" column
         ("UNKNOWN", Status.PENDING, False),
         ("SCHEDULED", Status.SCHEDULED, False),
         ("BUFFERED", Status.QUEUED, False),

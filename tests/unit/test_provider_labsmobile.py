@@ -1,4 +1,4 @@
-"""LabsMobile ack callbacks: seed 002's states and reasons, the ok/ko form, times, errors."""
+"""LabsMobile ack callbacks: article 77000492543's states and reasons, the ok/ko form, times, errors."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def variants(word: str) -> list[str]:
     return [word, word.lower(), word.upper(), word.swapcase()]
 
 
-# Seed 002, every state name: (Status, final).
+# Article 77000492543 ("Statuses of an SMS message"), every state name: (Status, final).
 SEED_STATES = {
     "Processed": (Status.QUEUED, False),
     "Sent": (Status.SENT, False),
@@ -49,7 +49,7 @@ SEED_STATES = {
     "Delivered": (Status.DELIVERED, True),
 }
 
-# Seed 002, the six reasons of Not sent: (ErrorCategory, retryable).
+# Article 77000492543, the six reasons of Not sent: (ErrorCategory, retryable).
 SEED_REASONS = {
     "Duplicate": (ErrorCategory.THROTTLED, True),
     "Test": (ErrorCategory.TEST, False),

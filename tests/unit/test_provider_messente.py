@@ -1,5 +1,5 @@
 """Messente receipts: the legacy GET (stat / status / dlr-mask / err) and the
-Omnichannel JSON POST; seeds 003 and 004, times, prices, errors, the sample file."""
+Omnichannel JSON POST; support article 137 ("Delivery Reports"), times, prices, errors, the sample file."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def reason(payload: bytes, options: Options = OPTS) -> str:
     return str(caught.value)
 
 
-# Seed 003's stat words plus the Omnichannel enum's ACK and SEEN: (Status, final).
+# Article 137's stat words plus the Omnichannel enum's ACK and SEEN: (Status, final).
 STAT = {
     "ACK": (Status.SENT, False),
     "ACCEPTD": (Status.ACCEPTED, False),  # "accepted for delivery": not final
@@ -70,12 +70,12 @@ STAT = {
     "DELETED": (Status.CANCELLED, True),
     "EXPIRED": (Status.EXPIRED, True),
 }
-# Seed 003's general `status` and the `dlr-mask` numbers.
+# Article 137's general `status` and the `dlr-mask` numbers.
 GENERAL = {"DELIVERED": (Status.DELIVERED, True), "FAILED": (Status.UNDELIVERED, True),
            "SENT": (Status.SENT, False)}
 MASK = {"1": GENERAL["DELIVERED"], "2": GENERAL["FAILED"], "16": GENERAL["FAILED"],
         "4": GENERAL["SENT"], "8": GENERAL["SENT"]}
-# Seed 003 / ErrorCodeOmnichannelMachine: code -> (category, retryable).
+# Article 137 / ErrorCodeOmnichannelMachine: code -> (category, retryable).
 ERRORS = {
     "1": (ErrorCategory.GENERIC, False),
     "2": (ErrorCategory.EXPIRED, True),
@@ -165,7 +165,8 @@ def test_documented_legacy_example_with_its_url_and_empty_err() -> None:
 
 
 def test_documented_omnichannel_example() -> None:
-    # support.messente.com/delivery-report-webhooking, plus the price_info of dlr-formats.md
+    # support.messente.com/delivery-report-webhooking, plus a price_info as messente-api-python
+    # docs/PriceInfo.md describes it
     body = (b'{"status":"DELIVRD","sender":"MySender","err":0,"message_id":"fr593ce7-68de-5e44-bc50-'
             b'044a3ad0a7fa","to":"+3725555555","channel":"sms","error":null,"omnimessage_id":"632c6f3d-'
             b'49d0-4a8f-5k2n-74023d31e51d","timestamp":"2020-02-04T08:09:42.389630",'

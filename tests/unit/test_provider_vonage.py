@@ -64,7 +64,8 @@ STATUSES = {
     "rejected": (Status.REJECTED, True),
     "unknown": (Status.UNKNOWN, True),
 }
-# delivery-receipts.md "DLR error codes" and seed 000's resolutions: (category, retryable).
+# delivery-receipts.md "DLR error codes" and the resolutions of a reseller's page "Understanding SMS
+# delivery statuses": (category, retryable).
 ERRORS = {
     "1": (ErrorCategory.GENERIC, False),  # Unknown
     "2": (ErrorCategory.UNREACHABLE, True),  # Absent Subscriber - Temporary

@@ -26,7 +26,7 @@ from streams.core.providers.smpp import parse as smpp
 
 NAME = "gatewayapi"
 
-# status -> (canonical status, final). Source: seed 001_0f4d50f3fb843e6a.txt and
+# status -> (canonical status, final). Source: GatewayAPI's page "SMS Delivery States" and
 # docs/rest.rst "States and status codes"; "final" is GatewayAPI's own column.
 STATUSES: dict[str, tuple[Status, bool]] = {
     # "Initial value before processing begins, waiting for actual status": a
@@ -39,7 +39,7 @@ STATUSES: dict[str, tuple[Status, bool]] = {
     "EXPIRED": (Status.EXPIRED, True),
     "DELETED": (Status.CANCELLED, True),  # "Message was canceled."
     "UNDELIVERABLE": (Status.UNDELIVERED, True),
-    "ACCEPTED": (Status.ACCEPTED, True),  # final at GatewayAPI (seed 001)
+    "ACCEPTED": (Status.ACCEPTED, True),  # final at GatewayAPI ("SMS Delivery States")
     "REJECTED": (Status.REJECTED, True),
     "SKIPPED": (Status.SKIPPED, True),
 }
@@ -56,7 +56,7 @@ SMPP_STATES: dict[str, str] = {
     "REJECTD": "REJECTED",
 }
 
-# Source: docs/rest.rst "Charge status" and seed 001.
+# Source: docs/rest.rst "Charge status" and "SMS Delivery States".
 CHARGES: dict[str, ChargeStatus] = {
     "NOCHARGE": ChargeStatus.NOCHARGE,
     "AUTHORIZED": ChargeStatus.AUTHORIZED,

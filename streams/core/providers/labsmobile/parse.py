@@ -7,21 +7,22 @@ What the values are. LabsMobile's own reference (apidocs.labsmobile.com, section
 Callbacks) could not be read here; only its navigation was. Two vocabularies are
 therefore accepted, each word from a table that names its source, and nothing else:
 
-- `status` is a state of seed 002, LabsMobile's list of message states ("Processed",
+- `status` is a state of article 77000492543 ("Statuses of an SMS message",
+  support.labsmobile.com), LabsMobile's list of message states ("Processed",
   "Sent", "Not sent", "Rejected or Undeliverable", "Expired", "Approved", "Delivered"),
-  in any case. `desc` then matters only for "Not sent", where it is the reason (seed
-  002's six); for every other state it is a description and is not read.
+  in any case. `desc` then matters only for "Not sent", where it is the reason (the
+  article's six); for every other state it is a description and is not read.
 - `status` is "ok" or "ko", the form that public LabsMobile ack handlers receive
   (see _OBSERVED below). Then `desc`, when present, says what happened: an SMPP stat
-  word (DELIVRD, UNDELIV, ...), a seed 002 state, or a "Not sent" reason. Without
+  word (DELIVRD, UNDELIV, ...), a state of article 77000492543, or a "Not sent" reason. Without
   `desc`, "ok" is read through `acklevel`, the level that confirmed the message:
   gateway, operator or handset. "ko" without `desc` says that something failed but
   not what (discarded? rejected? expired?), so it is a ReceiptError, not a guess.
   "ok" with a failure, or "ko" with a success, contradicts itself: ReceiptError.
 
 `acklevel` is otherwise an echo of the level the sender asked for (article 77000494752
-says it is set per request), so with a seed 002 state it is checked to be a known
-level and not read further.
+says it is set per request), so with a state of article 77000492543 it is checked to be a
+known level and not read further.
 
 `timestamp` is "YYYY-MM-DD HH:MM:SS" with no zone (_OBSERVED); LabsMobile accounts
 carry a time-zone preference (article 77000492570), so a zone-less time is read in
@@ -48,7 +49,7 @@ NAME = "labsmobile"
 
 # State words, compared case-folded with runs of blanks made one space.
 STATES: dict[str, tuple[Status, bool]] = {
-    # Seed 002, LabsMobile's own list of states.
+    # Article 77000492543, LabsMobile's own list of states.
     # "received and processed by the LabsMobile platform ... an intermediate state that
     # all sent messages go through": LabsMobile holds it, not yet handed to an
     # operator. QUEUED says that; PENDING would say less than the receipt proves.
@@ -61,7 +62,7 @@ STATES: dict[str, tuple[Status, bool]] = {
     # "the message has generated a delivery error and has been rejected by the local
     # operator": a delivery was attempted and failed, so UNDELIVERED, not REJECTED
     # ("refused before any delivery attempt"). LabsMobile's FAQ (labsmobile.com/ca/faqs/
-    # historic-i-estat-dels-missatges) names the two apart; seed 002 makes them one.
+    # historic-i-estat-dels-missatges) names the two apart; article 77000492543 makes them one.
     "rejected or undeliverable": (Status.UNDELIVERED, True),
     "rejected": (Status.UNDELIVERED, True),
     "undeliverable": (Status.UNDELIVERED, True),
@@ -73,14 +74,14 @@ STATES: dict[str, tuple[Status, bool]] = {
     "approved": (Status.ACCEPTED, False),
     "delivered": (Status.DELIVERED, True),
     # `desc` words of the "ok"/"ko" form (_OBSERVED), SMPP stat names. REJECTD reads as
-    # seed 002's "Rejected", UNDELIV as its "Undeliverable".
+    # article 77000492543's "Rejected", UNDELIV as its "Undeliverable".
     "delivrd": (Status.DELIVERED, True),
     "undeliv": (Status.UNDELIVERED, True),
     "rejectd": (Status.UNDELIVERED, True),
     "unknown": (Status.UNKNOWN, True),
 }
 
-# Failure states other than "Not sent". Seed 002: Rejected or Undeliverable is "usually
+# Failure states other than "Not sent". Article 77000492543: Rejected or Undeliverable is "usually
 # an incorrect or inactive mobile number. But there may be other explanations such as
 # filters, incidents": no one category fits, hence GENERIC (not retryable). Expired:
 # "the destination number has not been operational during the delivery period".
@@ -94,7 +95,7 @@ FAILURES: dict[str, tuple[ErrorCategory, bool | None]] = {
     "unknown": (ErrorCategory.GENERIC, None),
 }
 
-# The reasons of "Not sent". Source: seed 002.
+# The reasons of "Not sent". Source: article 77000492543.
 NOT_SENT_REASONS: dict[str, tuple[ErrorCategory, bool | None]] = {
     # "the same text [to the same recipient] for 60 minutes": passes with time.
     "duplicate": (ErrorCategory.THROTTLED, None),
@@ -110,9 +111,9 @@ NOT_SENT_REASONS: dict[str, tuple[ErrorCategory, bool | None]] = {
 }
 
 # What an "ok" without `desc` proves, by `acklevel` (_OBSERVED names the levels; the
-# state each proves is seed 002's description of it). gateway: LabsMobile passed it on,
-# seed "Sent"; operator: "the destination operator confirms the reception", seed
-# "Approved"; handset: "confirmed as delivered by the target device", seed "Delivered".
+# state each proves is article 77000492543's description of it). gateway: LabsMobile passed
+# it on, its "Sent"; operator: "the destination operator confirms the reception", its
+# "Approved"; handset: "confirmed as delivered by the target device", its "Delivered".
 # error: the level of a failure, never of an "ok".
 ACK_LEVELS: dict[str, str | None] = {
     "gateway": "sent",
@@ -152,7 +153,7 @@ def parse(payload: bytes, options: Options) -> Receipt:
     status, final = STATES[word]
 
     if status is Status.SKIPPED:
-        # Seed 002 says the reason "may be" one of six: none given is still Not sent.
+        # Article 77000492543 says the reason "may be" one of six: none given is still Not sent.
         code, category, retryable = error_fields(reason, NOT_SENT_REASONS, f"{NAME} 'Not sent' reason")
     elif word in FAILURES:
         code, category, retryable = error_fields(word, FAILURES, NAME)
@@ -194,14 +195,14 @@ def _ok_ko(verdict: str, desc: str | None, level: str | None) -> tuple[str, str 
 def _state(said: str) -> tuple[str, str | None]:
     """(state word, Not sent reason) of a folded text that names a state or a reason:
     LabsMobile's FAQ (labsmobile.com/ca/faqs/historic-i-estat-dels-missatges) lists
-    Duplicate among the states, where seed 002 files it under Not sent."""
+    Duplicate among the states, where article 77000492543 files it under Not sent."""
     if said in NOT_SENT_REASONS:
         return "not sent", said
     return said, None
 
 
 def _fold(word: str) -> str:
-    # Seed 002's names are matched case-insensitively; "Not  sent" is "not sent".
+    # Article 77000492543's names are matched case-insensitively; "Not  sent" is "not sent".
     return " ".join(word.split()).casefold()
 
 

@@ -1,7 +1,9 @@
 """Messente delivery receipts, two wire formats:
 
 - the legacy SMS API's GET to `dlr-url`: `sms_unique_id`, `stat`, `err`, `status`,
-  `dlr-mask` (seed 003; messente.com/documentation/sms-messaging/delivery-report);
+  `dlr-mask` (Messente's support article 137, "Delivery Reports",
+  support.messente.com/article/137-delivery-reports; messente.com/documentation/
+  sms-messaging/delivery-report);
 - the Omnichannel API's JSON POST to `dlr_url`: `message_id`, `status`, `err`,
   `timestamp`, `price_info` (messente.com/documentation/omnichannel-api/delivery-report;
   messente/messente-api-python docs/DeliveryResult.md, Status.md, PriceInfo.md).
@@ -21,25 +23,27 @@ from streams.core.providers._wire import Options
 NAME = "messente"
 
 # `stat` (legacy) and `status` (Omnichannel) share one vocabulary.
-# Source: seed 003 ("stat" list); messente-api-python docs/Status.md adds ACK and SEEN.
+# Source: article 137 ("stat" list); messente-api-python docs/Status.md adds ACK and SEEN.
 STAT: dict[str, tuple[Status, bool]] = {
     # ACK is undocumented beyond the enum; it is the positive twin of NACK ("not
-    # accepted for delivery"), so the carrier took the message: SENT, which seed 003
+    # accepted for delivery"), so the carrier took the message: SENT, which article 137
     # defines as "submitted for delivery by the carrier, final status not yet clear".
     "ACK": (Status.SENT, False),
     # "accepted for delivery": the carrier may still retry, so not final (Kannel and
-    # Jasmin lost DELIVRD receipts by treating it as final; dlr-formats.md).
+    # Jasmin lost DELIVRD receipts by treating it as final: jookies/jasmin PR #613).
     "ACCEPTD": (Status.ACCEPTED, False),
     "DELIVRD": (Status.DELIVERED, True),
     # Seen on the handset implies delivered to it; err 10 "Seen" is no failure.
     "SEEN": (Status.DELIVERED, True),
     "UNDELIV": (Status.UNDELIVERED, True),
-    # Seed 003 (the API reference) says "Failed to deliver SMS to this number" and the
+    # Article 137 (the API reference) says "Failed to deliver SMS to this number" and the
     # dashboard files Failed under "has not been delivered", apart from Rejected "not
-    # accepted for delivery". Seed 004's "the carrier did not accept" is a 2017 blog
-    # post about the carrier leg, after Messente itself accepted the message;
-    # REJECTED stays for refusals before sending (REJECTD, NACK; errs 4, 6, 7, 8,
-    # which dlr-formats.md says are not charged).
+    # accepted for delivery". "The carrier did not accept" in Messente's blog post "Sent,
+    # Delivered, Failed, Undelivered - What's the difference?" (2017) is about the
+    # carrier leg, after Messente itself accepted the message; REJECTED stays for
+    # refusals before sending (REJECTD, NACK; errs 4, 6, 7, 8, which Messente's FAQ
+    # "Delivery Status and Error codes", messente.com/documentation/faq/error-codes,
+    # files under Rejected, not charged).
     "FAILED": (Status.UNDELIVERED, True),
     "UNKNOWN": (Status.UNKNOWN, True),
     "REJECTD": (Status.REJECTED, True),
@@ -49,7 +53,7 @@ STAT: dict[str, tuple[Status, bool]] = {
     "EXPIRED": (Status.EXPIRED, True),
 }
 
-# Legacy `status`, the summary of `stat`. Source: seed 003 ("DELIVERED ... final",
+# Legacy `status`, the summary of `stat`. Source: article 137 ("DELIVERED ... final",
 # "FAILED - SMS could not be delivered. This is a final status", "SENT ... not yet").
 GENERAL_STATUS: dict[str, tuple[Status, bool]] = {
     "DELIVERED": (Status.DELIVERED, True),
@@ -57,7 +61,7 @@ GENERAL_STATUS: dict[str, tuple[Status, bool]] = {
     "SENT": (Status.SENT, False),
 }
 
-# Legacy `dlr-mask` (Kannel's event bits). Source: seed 003 "1 = DELIVERED,
+# Legacy `dlr-mask` (Kannel's event bits). Source: article 137 "1 = DELIVERED,
 # 2,16 = FAILED, 4,8 = SENT".
 DLR_MASK: dict[str, tuple[Status, bool]] = {
     "1": GENERAL_STATUS["DELIVERED"],
@@ -68,7 +72,7 @@ DLR_MASK: dict[str, tuple[Status, bool]] = {
 }
 
 # `err`, keyed by the code without leading zeros: the legacy GET sends "001", the
-# Omnichannel JSON sends 1; both are code "1". Sources: seed 003 (000-008, 999) and
+# Omnichannel JSON sends 1; both are code "1". Sources: article 137 (000-008, 999) and
 # messente-api-python docs/ErrorCodeOmnichannelMachine.md (adds 9, 10).
 ERRORS: dict[str, tuple[ErrorCategory, bool | None]] = {
     "1": (ErrorCategory.GENERIC, None),  # "Failed to deliver SMS to this number", no reason
@@ -150,7 +154,7 @@ def _legacy(fields: dict[str, str], options: Options) -> Receipt:
 
 
 def _legacy_status(fields: dict[str, str]) -> tuple[str, Status, bool]:
-    # Most detailed first: seed 003 says `stat` "provides more detailed information"
+    # Most detailed first: article 137 says `stat` "provides more detailed information"
     # than `status`, and `dlr-mask` is only the numeric form of `status`.
     for name, table in (("stat", STAT), ("status", GENERAL_STATUS), ("dlr-mask", DLR_MASK)):
         word = _wire.field_text(fields, name, required=False)

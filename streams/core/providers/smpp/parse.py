@@ -21,9 +21,9 @@ from streams.core.providers._wire import Options
 NAME = "smpp"
 
 # stat word -> (canonical status, final). Sources: SMPP 3.4 Appendix B and
-# message_state (5.2.28) for the seven standard words; the words seen in the wild
-# and Kannel's ACCEPTD: /work/shared/reference/dlr-formats.md ("SMPP 3.4 receipts",
-# "Kannel and Jasmin").
+# message_state (5.2.28) for the seven standard words; SMPP 5.0's message_state 9
+# for SKIPPED; the others as SMSCs send them (ACKED quoted below), and ACCEPTD as
+# gateways read it (jookies/jasmin PR #613).
 STATUSES: dict[str, tuple[Status, bool]] = {
     "DELIVRD": (Status.DELIVERED, True),
     "EXPIRED": (Status.EXPIRED, True),

@@ -26,7 +26,8 @@ STATUSES: dict[str, tuple[Status, bool]] = {
     "buffered": (Status.QUEUED, False),  # "buffered for later delivery"
     "delivered": (Status.DELIVERED, True),
     # "held at downstream carrier's retry scheme and could not be delivered within the
-    # expiry time"; Vonage also sends it itself after 72 h without a final (dlr-formats.md).
+    # expiry time"; Vonage also sends it itself after 72 h without a final (Vonage API
+    # support article 115007053127, "What kind of Delivery Receipts (DLRs) ...").
     "expired": (Status.EXPIRED, True),
     "failed": (Status.UNDELIVERED, True),  # "Message not delivered"
     "rejected": (Status.REJECTED, True),  # "Downstream carrier refuses to deliver message"
@@ -34,9 +35,9 @@ STATUSES: dict[str, tuple[Status, bool]] = {
 }
 
 # err-code -> (category, retryable; None = the category's default). Source:
-# delivery-receipts.md "DLR error codes" (0-15, 99) for meanings, and seed 000 (the
-# same vocabulary with a resolution each) for retryable: its "Try again later"
-# reasons are retryable. 0 is "Delivered", no error.
+# delivery-receipts.md "DLR error codes" (0-15, 99) for meanings, and a reseller's page
+# "Understanding SMS delivery statuses" (the same vocabulary with a resolution each;
+# "the reseller's page" below) for retryable: its "Try again later" reasons are retryable. 0 is "Delivered", no error.
 ERRORS: dict[str, tuple[ErrorCategory, bool | None]] = {
     "1": (ErrorCategory.GENERIC, None),  # Unknown: "no reason could be determined"
     "2": (ErrorCategory.UNREACHABLE, True),  # Absent Subscriber - Temporary: "retry"
@@ -45,19 +46,19 @@ ERRORS: dict[str, tuple[ErrorCategory, bool | None]] = {
     "4": (ErrorCategory.BARRED, None),  # Call Barred by User: "a permanent error"
     "5": (ErrorCategory.ROUTING, None),  # Portability Error
     "6": (ErrorCategory.CONTENT_REJECTED, None),  # Anti-Spam Rejection
-    "7": (ErrorCategory.UNREACHABLE, True),  # Handset Busy: "retry"; seed 000 "Try again later"
+    "7": (ErrorCategory.UNREACHABLE, True),  # Handset Busy: "retry"; the reseller's page "Try again later"
     "8": (ErrorCategory.NETWORK, None),  # Network Error: "retry"
-    # Illegal Number. Seed 000: "Invalid number", "Confirm the receiver's number". Vonage's
+    # Illegal Number. The reseller's page: "Invalid number", "Confirm the receiver's number". Vonage's
     # own text reads like an opt-out ("requested not to receive messages from a specific
     # service"); either way it is not retryable.
     "9": (ErrorCategory.INVALID_NUMBER, None),
     "10": (ErrorCategory.INVALID_MESSAGE, None),  # Illegal/Invalid Message: "wrong encoding flag"
     "11": (ErrorCategory.ROUTING, None),  # Unroutable
-    # Destination Unreachable; seed 000: "Confirm receiver's number / Try again later".
+    # Destination Unreachable; the reseller's page: "Confirm receiver's number / Try again later".
     "12": (ErrorCategory.UNREACHABLE, True),
     "13": (ErrorCategory.CONTENT_REJECTED, None),  # Subscriber Age Restriction
     "14": (ErrorCategory.BARRED, None),  # Number Blocked by Carrier: recipient must ask the carrier
-    "15": (ErrorCategory.RECIPIENT_FUNDS, True),  # Prepaid Insufficient Funds; seed 000 "Try again later"
+    "15": (ErrorCategory.RECIPIENT_FUNDS, True),  # Prepaid Insufficient Funds; the reseller's page "Try again later"
     "99": (ErrorCategory.GENERIC, None),  # General Error: "an error in the route - contact support"
     # Newer codes, names only: Vonage's page as quoted by nyaruka/courier
     # handlers/nexmo (developer.vonage.com/messaging/sms/guides/delivery-receipts);
