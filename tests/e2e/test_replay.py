@@ -275,7 +275,7 @@ def test_replay_of_a_processed_range_emits_nothing(
     assert (s["changed"], s["status_changes"], s["charge_changes"]) == (0, 0, 0)
     assert (s["receipts_written"], s["dead_letters_written"]) == (0, 0)
     assert run.of_type("status_change", "charge_change") == []
-    assert "0 receipts" not in run.stderr and "map differently than before: 0" in run.stderr
+    assert ", 0 receipts" not in run.stderr and "map differently than before: 0" in run.stderr
 
     # one provider, by time
     run = dlr("replay", "--broker", broker.bootstrap, "--provider", "vonage", "--from", since, "--to", "now")
