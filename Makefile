@@ -21,5 +21,6 @@ lint: install
 	$(BIN)/ruff check streams tests examples
 	$(BIN)/mypy
 
+# Every tier (unit, integration, e2e, reliability), property tests at full depth.
 test: lint
-	$(BIN)/python -m pytest
+	DLR_TESTS=thorough $(BIN)/python -m pytest tests

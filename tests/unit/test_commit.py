@@ -110,7 +110,7 @@ def test_no_ack_while_a_rebalance_has_the_flow_stopped() -> None:
 
 def test_admission_keeps_out_older_generations_and_records_past_a_missing_one() -> None:
     ledger: OffsetLedger[Any] = OffsetLedger()
-    app, consumer, admission, _ = world(ledger)
+    _app, consumer, admission, _ = world(ledger)
     tp = message(0).tp
     ledger.sought(tp, 100)
     events = [Event(message(100)), Event(message(101, generation=GENERATION - 1)), Event(message(102)),
@@ -126,7 +126,7 @@ def test_admission_keeps_out_older_generations_and_records_past_a_missing_one() 
 # --- acks held until the protocol releases them --------------------------------
 
 def test_a_batch_is_acked_only_when_released() -> None:
-    app, consumer, _, _ = world()
+    _app, consumer, _, _ = world()
     batch = [Event(message(o)) for o in (1, 2)]
     AckHold(batch).release()
     take_events_finally(batch, consumer)
@@ -224,7 +224,7 @@ async def normalize_work(events: list[Any], outbox: Any) -> list[Item]:
 
 
 def test_a_batch_emits_and_waits_then_writes_state_and_waits_then_releases() -> None:
-    app, consumer, protocol, log, table = protocol_world()
+    _app, consumer, protocol, log, table = protocol_world()
     events = [Event(message(0))]
     asyncio.run(protocol.run(events, normalize_work))
     assert log == [
@@ -241,7 +241,7 @@ def test_a_batch_emits_and_waits_then_writes_state_and_waits_then_releases() -> 
 
 
 def test_a_failed_output_stops_the_worker_before_anything_is_written_or_acked(monkeypatch: Any) -> None:
-    app, consumer, protocol, log, table = protocol_world()
+    _app, consumer, protocol, log, table = protocol_world()
     failing = Outbox(log, "outputs")
     failing.fail = True
     protocol.outbox = lambda: failing  # type: ignore[assignment,return-value]
@@ -279,7 +279,7 @@ def test_a_batch_overtaken_by_a_rebalance_is_not_folded_nor_acked() -> None:
 
 
 def test_a_body_that_raises_leaves_the_batch_unacked() -> None:
-    app, consumer, protocol, _, _ = protocol_world()
+    _app, consumer, protocol, _, _ = protocol_world()
 
     async def broken(events: list[Any], outbox: Any) -> list[Item]:
         raise RuntimeError("bug")

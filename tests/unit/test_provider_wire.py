@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from streams.core.model import ReceiptError
 from streams.core.providers import _wire
+from tests.budget import examples
 
 
 def outcome(call: Callable[[], Any]) -> tuple[str, Any]:
@@ -29,7 +30,7 @@ QUERY_CHARS = st.sampled_from([*"%%%++aAfFgG09 =&?-:é\x7f", "%3A", "%3a", "%C3%
 JSON_CHARS = st.sampled_from([*'{}[]",:01.eE- \t\n\ufeffa\\', "true", "null", '"k"', '{"a":1}', "\\ud800"])
 
 
-@settings(max_examples=1000)
+@settings(max_examples=examples(1000))
 @given(st.lists(QUERY_CHARS, max_size=20).map("".join))
 @example("2026-03-10+09%3A00%3A03")
 @example("caf%C3%A9+%E9")
@@ -37,7 +38,7 @@ def test_unquote_plus_is_the_standard_one(text: str) -> None:
     assert _wire._unquote_plus(text) == unquote_plus(text, errors="replace")
 
 
-@settings(max_examples=1000)
+@settings(max_examples=examples(1000))
 @given(st.lists(QUERY_CHARS, max_size=30).map("".join))
 @example("a=1&b=%3A&c+d=e+f")
 @example("a=1&a=2")
@@ -53,7 +54,7 @@ def test_query_is_parse_qsl(body: str) -> None:
     assert outcome(lambda: _wire.query(body)) == outcome(standard)
 
 
-@settings(max_examples=1000)
+@settings(max_examples=examples(1000))
 @given(st.lists(JSON_CHARS, max_size=20).map("".join))
 @example('{"a":1}')
 @example('{"a":1} ')
@@ -64,7 +65,7 @@ def test_loads_is_json_loads(body: str) -> None:
     assert outcome(lambda: _wire._loads(body)) == outcome(lambda: json.loads(body))
 
 
-@settings(max_examples=1000)
+@settings(max_examples=examples(1000))
 @given(st.sampled_from(["%y%m%d%H%M", "%y%m%d%H%M%S", "%Y-%m-%d %H:%M:%S"]),
        st.integers(0, 9999), st.integers(0, 13), st.integers(0, 32), st.integers(0, 25), st.integers(0, 61),
        st.integers(0, 61))
