@@ -1,7 +1,14 @@
 """`SeekGuard` wraps Faust's `Consumer.perform_seek` and
 `Consumer._wait_next_records` so that records fetched before a seek are never
 delivered after it, tells the offset ledger of every seek and fetch, and reads
-passed-over records again (streams.worker.ledger)."""
+passed-over records again (streams.worker.ledger).
+
+Its own seeks replace `Consumer.seek`: Faust's (`ThreadDelegateConsumer._seek`)
+calls aiokafka's `seek` from the caller's thread, while aiokafka's fetcher runs
+on the consumer thread and may be iterating the very records `seek` drops (a
+KeyError in `Fetcher.fetched_records` that stopped a worker in the two-worker
+test). `seek` runs aiokafka's on the consumer thread, as Faust's own
+`seek_wait` does."""
 
 from __future__ import annotations
 
@@ -22,7 +29,12 @@ TOUCHES = [
     Touch(CONSUMER, "_wait_next_records", "SeekGuard wraps it: batches stop at a seek, the ledger sees fetches",
           params=("timeout",)),
     Touch(CONSUMER, "_read_offset", "SeekGuard restores the seek's read offsets", assigned=True),
-    Touch(CONSUMER, "seek", "SeekGuard seeks passed-over records again", params=("partition", "offset")),
+    Touch(CONSUMER, "seek", "SeekGuard.seek does what it does, on the consumer thread",
+          params=("partition", "offset")),
+    Touch("mode.threads:QueueServiceThread", "call_thread", "runs aiokafka's seek on the consumer thread",
+          params=("fun", "args", "kwargs")),
+    Touch("aiokafka.consumer.consumer:AIOKafkaConsumer", "seek", "moves the fetch position",
+          params=("partition", "offset")),
     Touch("faust.transport.consumer:ThreadDelegateConsumer", "earliest_offsets",
           "partitions with no committed offset start at their earliest",
           params=("partitions",)),
@@ -94,11 +106,17 @@ class SeekGuard:
             try:
                 for tp, offset in (await self.consumer.earliest_offsets(*fresh)).items():
                     ledger.sought(tp, offset)
-                    await self.consumer.seek(tp, offset)
+                    await self.seek(tp, offset)
                     self.read_offsets[tp] = self.consumer._read_offset.get(tp)
             except Exception as exc:  # mid-rebalance: the next seek starts them
                 log.warning("dlr worker: could not seek %d partitions with no committed offset to their "
                             "earliest: %r", len(fresh), exc)
+
+    async def seek(self, tp: Any, offset: int) -> None:
+        """`Consumer.seek`, with aiokafka's seek on the consumer thread."""
+        thread = self.consumer._thread
+        await thread.call_thread(_seek_in_thread, thread, tp, offset)
+        self.consumer._read_offset[tp] = offset if offset else None  # as Consumer.seek: read again from there
 
     async def wait_next_records(self, timeout: float) -> tuple[Any, Any]:
         if self.ledger is not None and not self.running and self.consumer.flow_active:
@@ -141,7 +159,7 @@ class SeekGuard:
                     self.metrics.passed_over += 1
                 offset = ledger.reread(tp, now)
                 if offset is not None:
-                    await self.consumer.seek(tp, offset)
+                    await self.seek(tp, offset)
                     self.read_offsets[tp] = offset
         except Exception as exc:  # a rebalance came: its own seek reads them again
             log.warning("dlr worker: seek to read skipped records again failed: %r", exc)
@@ -158,3 +176,7 @@ class SeekGuard:
                     self.consumer._read_offset.update(self.read_offsets)
                 return
             yield message
+
+
+async def _seek_in_thread(thread: Any, tp: Any, offset: int) -> None:
+    thread._consumer.seek(tp, offset)
