@@ -3,7 +3,7 @@
 delivered after it, tells the offset ledger of every seek and fetch, and reads
 passed-over records again (streams.worker.ledger).
 
-Its own seeks replace `Consumer.seek`: Faust's (`ThreadDelegateConsumer._seek`)
+Its own seeks replace `Consumer.seek`: Faust's (in `ThreadDelegateConsumer`)
 calls aiokafka's `seek` from the caller's thread, while aiokafka's fetcher runs
 on the consumer thread and may be iterating the very records `seek` drops (a
 KeyError in `Fetcher.fetched_records` that stopped a worker in the two-worker
