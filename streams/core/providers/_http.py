@@ -2,7 +2,7 @@
 (`Incoming`), the error a bad signature raises (`SignatureError`), and the
 signing primitives more than one provider uses: a compact JWT signed with
 HS256 (GatewayAPI's X-Gwapi-Signature, Vonage's Messages API Authorization;
-RFC 7519 and RFC 7515, HS256 as jwt.io shows it), a hex HMAC-SHA256 of the
+RFC 7519, verified by PyJWT with HS256 only), a hex HMAC-SHA256 of the
 body (GatewayAPI's Signature v1, Messente's X-Messente-Signature), and a
 constant-time comparison of hex digests.
 
@@ -10,15 +10,20 @@ Pure: the web server builds an `Incoming` and the checks never see it."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
-import json
 import time
-from collections.abc import Mapping
+import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import jwt
+from jwt.warnings import InsecureKeyLengthWarning
+
+# The provider picks the shared secret (GatewayAPI's own example is "secret"):
+# a short one is the operator's to fix at the provider, not a warning per request.
+warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
 
 JWT_LEEWAY_SECONDS = 300  # clock skew tolerated on exp/nbf
 
@@ -46,50 +51,44 @@ class SignatureError(Exception):
     is one line and never quotes the secret or the payload."""
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _b64url_json(part: str, what: str) -> Any:
-    try:
-        raw = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-        return json.loads(raw)
-    except (ValueError, binascii.Error):  # includes UnicodeDecodeError and JSONDecodeError
-        raise SignatureError(f"malformed JWT {what}") from None
-
-
 def sign_hs256(claims: Mapping[str, Any], secret: str) -> str:
     """A compact JWT signed with HS256 (what GatewayAPI and Vonage send)."""
-    header = _b64url(json.dumps({"typ": "JWT", "alg": "HS256"}, separators=(",", ":")).encode())
-    body = _b64url(json.dumps(dict(claims), separators=(",", ":")).encode())
-    signature = hmac.new(secret.encode(), f"{header}.{body}".encode("ascii"), hashlib.sha256).digest()
-    return f"{header}.{body}.{_b64url(signature)}"
+    return jwt.encode(dict(claims), secret, algorithm="HS256")
 
 
-def verify_hs256(token: str, secret: str, *, now: float | None = None) -> dict[str, Any]:
-    """The claims of an HS256 JWT signed with `secret`. Only HS256 is taken:
-    never "none", never an algorithm named by the token beyond that."""
+# What each PyJWT refusal says: fixed one-line reasons, so that neither the
+# secret nor the token nor the payload is ever quoted back.
+_REASONS: tuple[tuple[type[jwt.InvalidTokenError], str], ...] = (
+    (jwt.InvalidSignatureError, "JWT signature does not match"),
+    (jwt.InvalidAlgorithmError, "JWT algorithm must be HS256"),
+    (jwt.ExpiredSignatureError, "JWT has expired"),
+    (jwt.ImmatureSignatureError, "JWT is not valid yet"),
+    (jwt.InvalidIssuedAtError, "JWT iat is not a number"),
+    (jwt.DecodeError, "malformed JWT: expected header.payload.signature of base64url JSON"),
+)
+
+
+def verify_hs256(token: str, secret: str, *, require: Sequence[str] = ()) -> dict[str, Any]:
+    """The claims of an HS256 JWT signed with `secret` (PyJWT's `jwt.decode`).
+    Only HS256 is taken: never "none", never an algorithm named by the token
+    beyond that. exp and nbf (and iat) are checked with JWT_LEEWAY_SECONDS of
+    clock skew; `require` names the claims the scheme cannot do without."""
     token = token.strip()
     if token[:7].lower() == "bearer ":
         token = token[7:].strip()
-    parts = token.split(".")
-    if len(parts) != 3 or not all(p.isascii() for p in parts):
+    if not token.isascii():
         raise SignatureError("malformed JWT: expected header.payload.signature")
-    header = _b64url_json(parts[0], "header")
-    if not isinstance(header, dict) or header.get("alg") != "HS256":
-        raise SignatureError("JWT algorithm must be HS256")
-    expected = hmac.new(secret.encode(), f"{parts[0]}.{parts[1]}".encode("ascii"), hashlib.sha256).digest()
-    if not hmac.compare_digest(_b64url(expected).encode("ascii"), parts[2].rstrip("=").encode("ascii")):
-        raise SignatureError("JWT signature does not match")
-    claims = _b64url_json(parts[1], "payload")
-    if not isinstance(claims, dict):
-        raise SignatureError("JWT payload is not a JSON object")
-    current = time.time() if now is None else now
-    exp, nbf = claims.get("exp"), claims.get("nbf")
-    if isinstance(exp, (int, float)) and current > exp + JWT_LEEWAY_SECONDS:
-        raise SignatureError("JWT has expired")
-    if isinstance(nbf, (int, float)) and current < nbf - JWT_LEEWAY_SECONDS:
-        raise SignatureError("JWT is not valid yet")
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token, secret, algorithms=["HS256"], leeway=JWT_LEEWAY_SECONDS,
+            # Neither scheme names an audience: a token's aud is not ours to check.
+            options={"require": list(require), "verify_aud": False},
+        )
+    except jwt.MissingRequiredClaimError as exc:
+        raise SignatureError(f"JWT has no {exc.claim} claim") from None
+    except jwt.InvalidTokenError as exc:
+        reason = next((text for kind, text in _REASONS if isinstance(exc, kind)), None)
+        raise SignatureError(reason or f"JWT refused ({type(exc).__name__})") from None
     return claims
 
 

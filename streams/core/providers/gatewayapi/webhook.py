@@ -38,7 +38,7 @@ def verify(incoming: Incoming, secret: str) -> None:
     token = incoming.headers.get("x-gwapi-signature")
     if not token:
         raise SignatureError("missing X-Gwapi-Signature header")
-    claims = verify_hs256(token, secret)
+    claims = verify_hs256(token, secret, require=["id", "status"])
     try:
         fields = json.loads(incoming.body)
     except ValueError:

@@ -76,7 +76,7 @@ def verify(incoming: Incoming, secret: str, method: str = "md5hash") -> None:
         raise SignatureError("missing vonage sig parameter (or Authorization JWT)")
     if incoming.method != "POST":
         raise SignatureError("a vonage Authorization JWT is only accepted on a POST with its payload_hash")
-    claims = verify_hs256(authorization, secret)
+    claims = verify_hs256(authorization, secret, require=["payload_hash"])
     payload_hash = claims.get("payload_hash")
     if not isinstance(payload_hash, str):
         raise SignatureError("vonage JWT has no payload_hash")
