@@ -61,7 +61,7 @@ def _worker(args: argparse.Namespace) -> int:
         config = dataclasses.replace(config, web_port=args.web_port)
     if args.data_dir is not None:
         config = dataclasses.replace(config, data_dir=args.data_dir)
-    return run(config, settings.get("log_level"))
+    return run(config, settings.get("log_level"), settings.get("log_format"))
 
 
 def _produce(args: argparse.Namespace) -> int:

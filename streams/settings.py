@@ -50,6 +50,8 @@ _ROWS = [
     Setting("session_timeout", "30",
             "Seconds before the group gives a silent worker's partitions to the others (after a crash)"),
     Setting("log_level", "info", "Worker log level: crit, error, warn, info or debug"),
+    Setting("log_format", "text", "Worker log format: text, or json (one JSON object per line: time, level, "
+            "logger, message, worker)"),
     Setting("provider_zones", "",
             "Zones of providers' zone-less times, e.g. smpp=Europe/Tallinn,vonage=UTC; unnamed: UTC"),
     Setting("security_protocol", "", "Kafka security.protocol: PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL"),

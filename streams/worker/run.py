@@ -11,7 +11,7 @@ from streams.kafka.admin import ensure_topics
 from streams.serde import encoders
 from streams.serde.registry import RegistryError
 from streams.topics import specs
-from streams.worker import faust_compat
+from streams.worker import faust_compat, logs
 from streams.worker.app import WorkerConfig, create_app
 
 # Present while a worker runs, removed on a clean stop. Found at start, it
@@ -33,9 +33,16 @@ def discard_state_after_crash(data_dir: Path) -> bool:
     return crashed
 
 
-def run(config: WorkerConfig, log_level: str = "info") -> int:
+def run(config: WorkerConfig, log_level: str = "info", log_format: str = "text") -> int:
     import faust
 
+    try:
+        from mode.utils.logging import level_number
+
+        log_config = logs.logging_config(log_format, level_number(log_level))
+    except ValueError as exc:
+        print(f"dlr worker: {exc}", file=sys.stderr)
+        return 2
     try:
         # Before anything else: the worker's guarantees rest on the overrides
         # in the fence, and an upgrade that removed what they replace must
@@ -61,7 +68,7 @@ def run(config: WorkerConfig, log_level: str = "info") -> int:
         print(f"dlr worker: created topics {', '.join(created)}", file=sys.stderr)
     app = create_app(config)
     logging.getLogger("faust").setLevel(logging.WARNING)
-    worker = faust.Worker(app, loglevel=log_level, quiet=True, redirect_stdouts=False)
+    worker = faust.Worker(app, loglevel=log_level, quiet=True, redirect_stdouts=False, logging_config=log_config)
     # Faust's terminal spinner sets the root logger to DEBUG (faust/worker.py,
     # _setup_spinner_handler): every aiokafka debug call then builds a log
     # record. Off (a Touch in the fence).
