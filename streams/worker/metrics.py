@@ -1,23 +1,29 @@
 """Counters an operator needs, kept in the worker and served on /metrics in
-the Prometheus text exposition format (version 0.0.4), written by hand: a
-dozen series need no client library.
+the Prometheus text format by prometheus_client, from a registry of the
+worker's own: a custom collector turns the plain counters below into metric
+families at scrape time, beside the standard process_* and python_* metrics.
 
 The agents call `normalized(provider, dead, receipt)` and `emitted(topic,
 status)`; the webhook views call `webhook(provider, code, seconds)`. Each is a
-couple of dict increments: cheap enough for the hot path. Values only known at
-scrape time (readiness, consumer lag, table recovery) are passed to `render`
-as gauges by the /metrics view."""
+couple of dict increments: cheap enough for the hot path (no prometheus_client
+call per receipt). Values only known at scrape time (readiness, consumer lag,
+table recovery) are passed to `render` as gauges by the /metrics view."""
 
 from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
+from prometheus_client import generate_latest as generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from streams.core.model import Receipt
 from streams.topics import DEAD_LETTER, STATUS_CHANGES
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 # Seconds; a webhook is answered once Kafka acks, normally within milliseconds.
 LATENCY_BUCKETS: tuple[float, ...] = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -58,6 +64,15 @@ class Metrics:
         # raw records left unacked because a rebalance overtook them (streams.worker.commit.Admission.stale)
         self.rereads = 0
         self.passed_over = 0  # times a partition was read again: records fetched but never processed (ledger)
+        self.scrape_gauges: list[tuple[str, str, Mapping[Labels, float]]] = []
+        # The worker's own registry (not prometheus_client's global one), so that
+        # tests and tools can build several: its families, and on every scrape the
+        # standard process_* and python_* metrics.
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(_Collector(self))
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
 
     def normalized(self, provider: str, dead: bool, receipt: Receipt | None = None) -> None:
         """One raw record read; `receipt`: what it normalized into, counted by
@@ -87,62 +102,68 @@ class Metrics:
         histogram.observe(seconds)
 
     def render(self, gauges: Iterable[tuple[str, str, Mapping[Labels, float]]] = ()) -> str:
-        """The exposition text; `gauges` (name, help, {labels: value}) are
-        values read at scrape time (readiness, lag, table recovery)."""
-        lines: list[str] = []
-
-        def family(name: str, kind: str, help_text: str, samples: Iterable[tuple[str, Labels, float]]) -> None:
-            lines.append(f"# HELP {name} {help_text}")
-            lines.append(f"# TYPE {name} {kind}")
-            lines.extend(f"{sample}{_labels(labels)} {_number(value)}" for sample, labels, value in samples)
-
-        family("dlr_receipts_in_total", "counter", "Raw receipts read from dlr.raw.<provider>.",
-               ((("dlr_receipts_in_total", (("provider", p),), n)) for p, n in sorted(self.receipts_in.items())))
-        family("dlr_normalized_total", "counter", "Raw receipts normalized onto dlr.receipts.",
-               (("dlr_normalized_total", (("provider", p),), n) for p, n in sorted(self.normalized_ok.items())))
-        family("dlr_dead_lettered_total", "counter", "Records written to dlr.dead-letter, by stage.",
-               (("dlr_dead_lettered_total", (("stage", s), ("provider", p)), n)
-                for (s, p), n in sorted(self.dead_lettered.items())))
-        family("dlr_status_changes_total", "counter", "Status changes emitted, by the status reached.",
-               (("dlr_status_changes_total", (("status", s),), n) for s, n in sorted(self.status_changes.items())))
-        family("dlr_error_categories_total", "counter",
-               "Normalized receipts carrying an error category, by category and provider (duplicates included).",
-               (("dlr_error_categories_total", (("category", str(c)), ("provider", p)), n)
-                for (c, p), n in sorted(self.error_categories.items())))
-        family("dlr_emitted_total", "counter", "Records written by the fold, by topic.",
-               (("dlr_emitted_total", (("topic", t),), n) for t, n in sorted(self.emitted_by_topic.items())))
-        family("dlr_rebalance_rereads_total", "counter",
-               "Records fetched before a rebalance and left unacked: read again, outputs repeated with the same ids.",
-               [("dlr_rebalance_rereads_total", (), self.rereads)])
-        family("dlr_passed_over_rereads_total", "counter",
-               "Times a partition was read again because records were fetched and never processed.",
-               [("dlr_passed_over_rereads_total", (), self.passed_over)])
-        family("dlr_webhook_requests_total", "counter", "Webhook requests answered, by provider and HTTP status.",
-               (("dlr_webhook_requests_total", (("provider", p), ("code", str(c))), n)
-                for (p, c), n in sorted(self.webhook_requests.items())))
-        histogram_samples: list[tuple[str, Labels, float]] = []
-        for provider, histogram in sorted(self.webhook_latency.items()):
-            for bound, total in histogram.cumulative():
-                histogram_samples.append(
-                    ("dlr_webhook_request_seconds_bucket", (("provider", provider), ("le", bound)), total))
-            histogram_samples.append(("dlr_webhook_request_seconds_sum", (("provider", provider),), histogram.sum))
-            histogram_samples.append(("dlr_webhook_request_seconds_count", (("provider", provider),), histogram.count))
-        family("dlr_webhook_request_seconds", "histogram",
-               "Webhook request latency, from arrival to answer (includes the Kafka ack).", histogram_samples)
-        for name, help_text, values in gauges:
-            family(name, "gauge", help_text, ((name, labels, v) for labels, v in sorted(values.items())))
-        return "\n".join(lines) + "\n"
+        """The exposition text of this worker's registry (prometheus_client's
+        generate_latest): the counters above, `gauges` (name, help, {labels:
+        value}) read at scrape time (readiness, lag, table recovery), and the
+        process and Python metrics."""
+        self.scrape_gauges = list(gauges)
+        try:
+            return generate_latest(self.registry).decode()
+        finally:
+            self.scrape_gauges = []
 
 
-def _labels(labels: Labels) -> str:
-    if not labels:
-        return ""
-    inner = ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
-    return "{" + inner + "}"
+class _Collector(Collector):
+    """The worker's own families, built from the plain counters at scrape time."""
 
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+    def collect(self) -> Iterator[Metric]:
+        m = self.metrics
+
+        def counter(name: str, help_text: str, labels: list[str], values: Iterable[tuple[Iterable[str], float]]
+                    ) -> CounterMetricFamily:
+            family = CounterMetricFamily(name, help_text, labels=labels)
+            for label_values, value in values:
+                family.add_metric(list(label_values), value)
+            return family
+
+        yield counter("dlr_receipts_in_total", "Raw receipts read from dlr.raw.<provider>.", ["provider"],
+                      (((p,), n) for p, n in sorted(m.receipts_in.items())))
+        yield counter("dlr_normalized_total", "Raw receipts normalized onto dlr.receipts.", ["provider"],
+                      (((p,), n) for p, n in sorted(m.normalized_ok.items())))
+        yield counter("dlr_dead_lettered_total", "Records written to dlr.dead-letter, by stage.", ["stage", "provider"],
+                      (((s, p), n) for (s, p), n in sorted(m.dead_lettered.items())))
+        yield counter("dlr_status_changes_total", "Status changes emitted, by the status reached.", ["status"],
+                      (((s,), n) for s, n in sorted(m.status_changes.items())))
+        yield counter("dlr_error_categories_total",
+                      "Normalized receipts carrying an error category, by category and provider (duplicates included).",
+                      ["category", "provider"],
+                      (((str(c), p), n) for (c, p), n in sorted(m.error_categories.items())))
+        yield counter("dlr_emitted_total", "Records written by the fold, by topic.", ["topic"],
+                      (((t,), n) for t, n in sorted(m.emitted_by_topic.items())))
+        yield counter("dlr_rebalance_rereads_total",
+                      "Records fetched before a rebalance and left unacked: read again, outputs repeated with the same "
+                      "ids.", [], [((), m.rereads)])
+        yield counter("dlr_passed_over_rereads_total",
+                      "Times a partition was read again because records were fetched and never processed.", [],
+                      [((), m.passed_over)])
+        yield counter("dlr_webhook_requests_total", "Webhook requests answered, by provider and HTTP status.",
+                      ["provider", "code"], (((p, str(c)), n) for (p, c), n in sorted(m.webhook_requests.items())))
+        histograms = HistogramMetricFamily(
+            "dlr_webhook_request_seconds", "Webhook request latency, from arrival to answer (includes the Kafka ack).",
+            labels=["provider"])
+        for provider, histogram in sorted(m.webhook_latency.items()):
+            histograms.add_metric([provider], histogram.cumulative(), histogram.sum)
+        yield histograms
+        for name, help_text, values in m.scrape_gauges:
+            items = sorted(values.items())
+            label_names = [k for k, _ in items[0][0]] if items else []
+            gauge = GaugeMetricFamily(name, help_text, labels=label_names)
+            for labels, value in items:
+                gauge.add_metric([v for _, v in labels], value)
+            yield gauge
 
 
 def _number(value: float) -> str:

@@ -315,10 +315,15 @@ def metric_names(expr: str) -> set[str]:
 
 
 def exported_names() -> set[str]:
-    """Every metric name the code writes: `"dlr_..."` string literals in streams/."""
+    """Every metric name the code writes: `"dlr_..."` string literals in streams/,
+    and the samples of the histogram families among them."""
     found: set[str] = set()
     for path in (ROOT / "streams").rglob("*.py"):
-        found |= set(re.findall(r"[\"'](dlr_[a-z0-9_]+)[\"']", path.read_text()))
+        text = path.read_text()
+        found |= set(re.findall(r"[\"'](dlr_[a-z0-9_]+)[\"']", text))
+        # a histogram family (prometheus_client) writes its _bucket, _sum and _count samples
+        for name in re.findall(r"HistogramMetricFamily\(\s*[\"'](dlr_[a-z0-9_]+)[\"']", text):
+            found |= {name + "_bucket", name + "_sum", name + "_count"}
     return found
 
 

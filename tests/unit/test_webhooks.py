@@ -8,6 +8,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from types import SimpleNamespace
 from typing import Any, NamedTuple
 
@@ -301,6 +302,24 @@ def test_envelope_fields() -> None:
 # --- metrics ------------------------------------------------------------------------------
 
 
+_SAMPLE = re.compile(r'^(\w+)(?:\{(.*)\})? (\S+)$')
+_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def exposition(text: str) -> set[Any]:
+    """The lines of an exposition, a sample as (name, labels in any order,
+    value as a number): prometheus_client writes 4 as 4.0 and sorts labels."""
+    return {canon(line) for line in text.splitlines()}
+
+
+def canon(line: str) -> Any:
+    found = _SAMPLE.match(line)
+    if line.startswith("#") or found is None:
+        return line
+    name, labels, value = found.groups()
+    return name, frozenset(_LABEL.findall(labels or "")), float(value)
+
+
 def test_metrics_counters_and_text() -> None:
     metrics = Metrics()
     metrics.normalized("vonage", False)
@@ -317,7 +336,7 @@ def test_metrics_counters_and_text() -> None:
     metrics.webhook("vonage", 200, 0.004)
     metrics.webhook("vonage", 401, 0.0001)
     text = metrics.render([("dlr_fold_lag_records", "lag", {(("partition", "0"),): 3})])
-    lines = set(text.splitlines())
+    lines = exposition(text)
     for expected in [
         'dlr_receipts_in_total{provider="vonage"} 4',
         'dlr_normalized_total{provider="vonage"} 3',
@@ -339,9 +358,9 @@ def test_metrics_counters_and_text() -> None:
         "# TYPE dlr_fold_lag_records gauge",
         'dlr_fold_lag_records{partition="0"} 3',
     ]:
-        assert expected in lines, expected
+        assert canon(expected) in lines, expected
     assert text.endswith("\n")
-    assert sum(line.startswith("dlr_error_categories_total{") for line in lines) == 2
+    assert sum(line.startswith("dlr_error_categories_total{") for line in text.splitlines()) == 2
 
 
 def failed(provider: str, category: ErrorCategory | None) -> Receipt:
@@ -360,7 +379,7 @@ def test_histogram_buckets_are_cumulative_and_inclusive() -> None:
 def test_metrics_label_values_are_escaped() -> None:
     metrics = Metrics()
     metrics.normalized('we"ird\\na\nme', False)
-    assert 'dlr_receipts_in_total{provider="we\\"ird\\\\na\\nme"} 1' in metrics.render()
+    assert 'dlr_receipts_in_total{provider="we\\"ird\\\\na\\nme"} 1.0' in metrics.render().splitlines()
 
 
 # --- readiness and fold lag -----------------------------------------------------------------
@@ -468,7 +487,7 @@ def test_scrape_time_gauges_render() -> None:
     recovery, highwaters = fake_recovery(in_recovery=True)
     r0 = TP(REPARTITION, 0)
     app = fake_app(recovery=recovery, assignment={r0}, highwater={**highwaters, r0: 12}, committed={r0: 2})
-    lines = set(Metrics().render(_gauges(app)).splitlines())
+    lines = exposition(Metrics().render(_gauges(app)))
     for expected in [
         "dlr_ready 0",
         "# TYPE dlr_consumer_lag gauge",
@@ -479,10 +498,10 @@ def test_scrape_time_gauges_render() -> None:
         'dlr_table_recovery_remaining{table="message-state",partition="0",role="active"} 40',
         'dlr_table_recovery_remaining{table="message-state",partition="2",role="standby"} 3',
     ]:
-        assert expected in lines, expected
+        assert canon(expected) in lines, expected
     # A worker that has not started: every family is there, without samples; the scrape succeeds.
     text = Metrics().render(_gauges(SimpleNamespace()))
-    assert "dlr_ready 0" in text.splitlines()
+    assert canon("dlr_ready 0") in exposition(text)
     for family in ("dlr_consumer_lag", "dlr_fold_lag_records", "dlr_table_recovering", "dlr_table_recovery_remaining"):
         assert f"# TYPE {family} gauge" in text
         assert not any(line.startswith(family + "{") or line.startswith(family + " ") for line in text.splitlines())
@@ -559,3 +578,27 @@ def test_answered_503_when_kafka_does_not_ack(ack: str, reason: str) -> None:
 def test_refused_requests_are_never_sent() -> None:
     status, _, topic = receive_get("ok", "")
     assert status == 400 and topic.sent == []
+
+
+def test_collector_families_and_the_standard_process_and_python_metrics() -> None:
+    metrics = Metrics()
+    metrics.normalized("vonage", True)
+    metrics.normalized("smpp", False, failed("smpp", ErrorCategory.UNREACHABLE))
+    metrics.emitted(STATUS_CHANGES, "DELIVERED")
+    metrics.webhook("vonage", 200, 0.01)
+    labels: dict[str, set[str]] = {}
+    for family in metrics.registry.collect():
+        for sample in family.samples:
+            labels.setdefault(sample.name, set()).update(sample.labels)
+    assert labels["dlr_receipts_in_total"] == {"provider"}
+    assert labels["dlr_dead_lettered_total"] == {"stage", "provider"}
+    assert labels["dlr_error_categories_total"] == {"category", "provider"}
+    assert labels["dlr_status_changes_total"] == {"status"}
+    assert labels["dlr_emitted_total"] == {"topic"}
+    assert labels["dlr_webhook_requests_total"] == {"provider", "code"}
+    assert labels["dlr_webhook_request_seconds_bucket"] == {"provider", "le"}
+    assert labels["dlr_rebalance_rereads_total"] == set()
+    assert any(name.startswith("process_") for name in labels)  # ProcessCollector (Linux /proc)
+    assert any(name.startswith("python_gc_") for name in labels)  # GCCollector
+    assert "python_info" in labels  # PlatformCollector
+    assert Metrics().registry is not metrics.registry  # a registry of its own, not the global default
