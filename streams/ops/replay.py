@@ -32,6 +32,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+import rich.console
+import rich.progress
+import rich.text
+
 from streams.core import records
 from streams.core.fold import Emitted, fold
 from streams.core.model import MessageState, Receipt, ReceiptError, StatusChange, parse_iso
@@ -266,27 +270,10 @@ def summary_text(s: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--"
-    seconds = int(seconds + 0.5)
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60:02d}:{rest % 60:02d}"
-
-
-def progress_line(what: str, done: int, total: int, elapsed: float, width: int = 24) -> str:
-    """`reading  [#########-----------]  45%  4500/10000 records  1,234/s  left 00:04`."""
-    rate = done / elapsed if elapsed > 0 else 0.0
-    left = (total - done) / rate if rate > 0 and total >= done else None
-    fraction = min(1.0, done / total) if total else 1.0
-    filled = int(fraction * width)
-    return (f"{what}  [{'#' * filled}{'-' * (width - filled)}] {fraction:4.0%}  {done}/{total} records  "
-            f"{rate:,.0f}/s  left {_duration(left)}")
-
-
 class Progress:
-    """A progress bar on stderr, redrawn in place on a terminal; elsewhere
-    (logs, CI) only the final line."""
+    """A progress bar on stderr: rich's, with rate and time left, on a
+    terminal; elsewhere (logs, CI) only the final summary line, which a
+    terminal also gets once the bar is gone."""
 
     def __init__(self, what: str, total: int, stream: IO[str] | None = None, tty: bool | None = None,
                  interval: float = 0.2, clock: Callable[[], float] = time.monotonic) -> None:
@@ -295,20 +282,37 @@ class Progress:
         self.tty = self.stream.isatty() if tty is None else tty
         self.interval, self.clock = interval, clock
         self.started = self._drawn = clock()
+        self._bar: rich.progress.Progress | None = None
+        if self.tty:
+            self._bar = rich.progress.Progress(
+                rich.progress.TextColumn("{task.description}"), rich.progress.BarColumn(),
+                rich.progress.TaskProgressColumn(), rich.progress.MofNCompleteColumn(),
+                rich.progress.TextColumn("records"), _RateColumn(), rich.progress.TimeRemainingColumn(),
+                console=rich.console.Console(file=self.stream, force_terminal=True),
+                auto_refresh=False, transient=True, get_time=clock)
+            self._task = self._bar.add_task(what, total=total)
+            self._bar.start()
 
     def add(self, n: int = 1) -> None:
         self.done += n
-        if self.tty and self.clock() - self._drawn >= self.interval:
-            self._drawn = self.clock()
-            self.stream.write("\r" + progress_line(self.what, self.done, self.total, self._drawn - self.started))
-            self.stream.flush()
+        if self._bar is not None:
+            self._bar.advance(self._task, n)
+            if self.clock() - self._drawn >= self.interval:
+                self._drawn = self.clock()
+                self._bar.refresh()
 
     def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
         elapsed = self.clock() - self.started
         rate = self.done / elapsed if elapsed > 0 else 0.0
-        line = f"{self.what}: {self.done} records in {elapsed:.1f}s ({rate:,.0f}/s)"
-        self.stream.write(("\r\x1b[K" if self.tty else "") + line + "\n")
+        self.stream.write(f"{self.what}: {self.done} records in {elapsed:.1f}s ({rate:,.0f}/s)\n")
         self.stream.flush()
+
+
+class _RateColumn(rich.progress.ProgressColumn):
+    def render(self, task: rich.progress.Task) -> rich.text.Text:
+        return rich.text.Text(f"{task.speed or 0:,.0f}/s")
 
 
 # --------------------------------------------------------------------------

@@ -51,7 +51,6 @@ from streams.ops.replay import (
     parse_offsets,
     parse_time,
     plan,
-    progress_line,
     summary,
     summary_text,
     time_ranges,
@@ -282,14 +281,6 @@ def test_summary() -> None:
 # ---- progress --------------------------------------------------------------
 
 
-def test_progress_line() -> None:
-    line = progress_line("reading", 250, 1000, 2.0, width=10)
-    assert line == "reading  [##--------]  25%  250/1000 records  125/s  left 00:06"
-    assert progress_line("reading", 0, 0, 0.0, width=4).startswith("reading  [####] 100%  0/0")
-    assert progress_line("x", 10, 100_000, 1.0).endswith("left 2:46:39")
-    assert progress_line("x", 0, 10, 1.0).endswith("left --:--")
-
-
 class FakeClock:
     def __init__(self) -> None:
         self.now = 0.0
@@ -308,8 +299,10 @@ def test_progress_redraws_on_a_terminal_and_prints_one_line_elsewhere() -> None:
         bar.close()
         text = stream.getvalue()
         assert text.endswith("reading: 4 records in 2.0s (2/s)\n")
-        assert text.count("\r") == (5 if tty else 0)
-        assert ("left" in text) is tty
+        if tty:  # rich's bar, redrawn in place, with rate and time left, then cleared
+            assert "\x1b[" in text and "4/4" in text and "2/s" in text and "0:00:01" in text
+        else:
+            assert text == "reading: 4 records in 2.0s (2/s)\n"
 
 
 # ---- rebuild: differences and corrections ------------------------------------
