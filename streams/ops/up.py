@@ -12,6 +12,10 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+import rich.box
+import rich.console
+import rich.table
+
 from streams import settings
 from streams.core import samples
 from streams.kafka.admin import ensure_topics
@@ -53,11 +57,21 @@ def summary(seen: dict[str, list[dict[str, Any]]], fed: dict[str, int]) -> None:
     for record in last.values():
         states[record["provider"]][record["status"]] += 1
     dead = Counter(r["provider"] for r in seen[DEAD_LETTER])
+    rows = [(provider, count, sum(states[provider].values()), dead[provider],
+             ", ".join(f"{n} {s}" for s, n in sorted(states[provider].items()))) for provider, count in fed.items()]
     print("\nSummary")
+    if sys.stdout.isatty():  # a rich table on a terminal; the plain lines below in logs and CI
+        table = rich.table.Table(box=rich.box.SIMPLE)
+        for name, justify in (("provider", "left"), ("receipts", "right"), ("messages", "right"),
+                              ("dead", "right"), ("states", "left")):
+            table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        for provider, count, messages, dead_letters, mix in rows:
+            table.add_row(provider, str(count), str(messages), str(dead_letters), mix)
+        rich.console.Console(file=sys.stdout).print(table)
+        return
     print(f"  {'provider':<12} {'receipts':>8} {'messages':>8} {'dead':>5}  states")
-    for provider, count in fed.items():
-        mix = ", ".join(f"{n} {s}" for s, n in sorted(states[provider].items()))
-        print(f"  {provider:<12} {count:>8} {sum(states[provider].values()):>8} {dead[provider]:>5}  {mix}")
+    for provider, count, messages, dead_letters, mix in rows:
+        print(f"  {provider:<12} {count:>8} {messages:>8} {dead_letters:>5}  {mix}")
 
 
 def up(impl: str = "noida", keep: bool = False, timeout: float = 120.0) -> int:
