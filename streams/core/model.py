@@ -140,6 +140,10 @@ class Receipt:
     reference: str | None = None
     price: str | None = None  # decimal text as the provider sent it
     raw_time: str | None = None  # the provider's own time value, untouched
+    # What the parser tolerated, one "<field>: <what and its raw value>" each:
+    # an optional field that was missing or unreadable (and left null), or the
+    # time field the event time fell back to. Empty for a receipt read whole.
+    warnings: tuple[str, ...] = ()
 
     @property
     def message_key(self) -> str:

@@ -34,6 +34,11 @@ TYPE_TAGS: dict[type, str] = {
 
 _ENUMS: dict[type, dict[str, type[Enum]]] = {}
 _NAMES: dict[type, tuple[str, ...]] = {}
+_TUPLES: dict[type, frozenset[str]] = {}
+
+# Fields printed in JSON only when they hold something (`warnings`: a list that
+# is empty for nearly every receipt).
+OMITTED_WHEN_EMPTY = frozenset({"warnings"})
 
 
 def _enum_fields(cls: type) -> dict[str, type[Enum]]:
@@ -48,6 +53,15 @@ def _enum_fields(cls: type) -> dict[str, type[Enum]]:
     return found
 
 
+def _tuple_fields(cls: type) -> frozenset[str]:
+    """Fields typed `tuple[...]`: an Avro array, which decodes as a list."""
+    if cls not in _TUPLES:
+        _TUPLES[cls] = frozenset(
+            name for name, hint in typing.get_type_hints(cls).items() if typing.get_origin(hint) is tuple
+        )
+    return _TUPLES[cls]
+
+
 def _names(cls: type) -> tuple[str, ...]:
     if cls not in _NAMES:
         _NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
@@ -58,17 +72,21 @@ def to_avro(record: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in _names(type(record)):
         value = getattr(record, name)
-        out[name] = value.value if isinstance(value, Enum) else value
+        # An array is a list in a record dict, as Avro decodes it.
+        out[name] = value.value if isinstance(value, Enum) else list(value) if type(value) is tuple else value
     return out
 
 
 def from_avro(cls: type[T], data: dict[str, Any]) -> T:
     enums = _enum_fields(cls)
+    tuples = _tuple_fields(cls)
     kwargs = {}
     for name in _names(cls):
         value = data.get(name)
         if value is not None and name in enums:
             value = enums[name](value)
+        elif name in tuples:
+            value = tuple(value or ())
         kwargs[name] = value
     return cls(**kwargs)
 
@@ -79,6 +97,10 @@ def to_json(record: Any) -> dict[str, Any]:
         {"message_key": record.message_key} if isinstance(record, Receipt) else {"type": TYPE_TAGS[type(record)]}
     )
     for name, value in to_avro(record).items():
+        if name in OMITTED_WHEN_EMPTY:
+            if value:
+                out[name] = value
+            continue
         out[name] = iso(value) if name in TIME_FIELDS and value is not None else value
     return out
 
@@ -88,6 +110,9 @@ def receipt_from_json(data: dict[str, Any]) -> Receipt:
     try:
         fields = {n: data.get(n) for n in _names(Receipt)}
         fields["event_time"] = parse_iso(str(data["event_time"]))
+        warnings = fields["warnings"]
+        if warnings is not None and (not isinstance(warnings, list) or not all(isinstance(w, str) for w in warnings)):
+            raise TypeError(f"warnings is not a list of text: {warnings!r}")
         return from_avro(Receipt, fields)
     except (KeyError, ValueError, TypeError) as exc:
         raise ReceiptError(f"not a canonical receipt: {type(exc).__name__}: {exc}") from None

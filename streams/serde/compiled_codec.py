@@ -67,6 +67,11 @@ class MapType:
 
 
 @dataclass(frozen=True)
+class ArrayType:
+    items: Node
+
+
+@dataclass(frozen=True)
 class Nullable:
     """A two-branch union with null (either order)."""
 
@@ -74,7 +79,7 @@ class Nullable:
     value: Node
 
 
-Node = str | EnumType | MapType | Nullable
+Node = str | EnumType | MapType | ArrayType | Nullable
 
 
 def record_fields(name: str) -> list[tuple[str, Node]]:
@@ -108,6 +113,8 @@ def _resolve(node: Any, named: dict[str, Node]) -> Node:
             return found
         if kind == "map":
             return MapType(_resolve(node["values"], named))
+        if kind == "array":
+            return ArrayType(_resolve(node["items"], named))
         if isinstance(kind, str) and kind in PRIMITIVES:
             return kind
     raise Unsupported(f"type {node!r}")
@@ -274,6 +281,15 @@ def _encode_value(src: _Source, node: Node, var: str, indent: int, branch: bytes
         pieces += _encode_value(src, node.values, value, indent + 2, b"")
         src.add(indent, f"        {parts} += ({', '.join(pieces)},)", f"    {parts}.append(b'\\x00')",
                 f"    {s} = b''.join({parts})", "else:", f"    {s} = {empty!r}")
+    elif isinstance(node, ArrayType):  # a tuple in a record class, a list in a dict
+        item, parts = src.fresh("i"), src.fresh("a")
+        empty = branch + b"\x00"
+        src.add(indent, f"if type({var}) is not tuple and type({var}) is not list:", "    raise _Miss", f"if {var}:",
+                f"    {parts} = [{f'{branch!r} + ' if branch else ''}_zigzag(len({var}))]",
+                f"    for {item} in {var}:")
+        pieces = _encode_value(src, node.items, item, indent + 2, b"")
+        src.add(indent, f"        {parts} += ({', '.join(pieces)},)", f"    {parts}.append(b'\\x00')",
+                f"    {s} = b''.join({parts})", "else:", f"    {s} = {empty!r}")
     else:
         raise Unsupported(f"cannot encode {node!r}")
     return [s]
@@ -316,7 +332,8 @@ def _encoder_source(name: str, cls: type | None) -> _Source:
     return src
 
 
-def _decode_value(src: _Source, node: Node, var: str, indent: int, hint: type[Enum] | None) -> None:
+def _decode_value(src: _Source, node: Node, var: str, indent: int, hint: type[Enum] | None,
+                  as_tuple: bool = False) -> None:
     """Lines that read `var` at `pos` in `data` and move `pos` past it.
 
     Nothing is bounds-checked field by field: a slice past the end is only
@@ -356,11 +373,22 @@ def _decode_value(src: _Source, node: Node, var: str, indent: int, hint: type[En
         _decode_value(src, node.values, value, indent + 2, None)
         src.add(indent + 2, f"{var}[{key}] = {value}")
         _decode_value(src, "long", count, indent + 1, None)
+    elif isinstance(node, ArrayType):
+        count, item = src.fresh("c"), src.fresh("i")
+        src.add(indent, f"{var} = []")
+        _decode_value(src, "long", count, indent, None)
+        src.add(indent, f"while {count}:", f"    if {count} < 0:  # a block with its size", "        raise _Miss",
+                f"    for _ in range({count}):")
+        _decode_value(src, node.items, item, indent + 2, None)
+        src.add(indent + 2, f"{var}.append({item})")
+        _decode_value(src, "long", count, indent + 1, None)
+        if as_tuple:  # a record class holds a tuple (records.from_avro makes the same)
+            src.add(indent, f"{var} = tuple({var})")
     elif isinstance(node, Nullable):
         null_byte, value_byte = node.null_index << 1, (1 - node.null_index) << 1
         src.add(indent, "b = data[pos]", "pos += 1", f"if b == {null_byte}:", f"    {var} = None",
                 f"elif b == {value_byte}:")
-        _decode_value(src, node.value, var, indent + 1, hint)
+        _decode_value(src, node.value, var, indent + 1, hint, as_tuple)
         src.add(indent, "else:", "    raise _Miss")
     else:
         raise Unsupported(f"cannot decode {node!r}")
@@ -395,7 +423,7 @@ def _decoder_source(name: str, cls: type | None) -> _Source:
     names = {}
     for field, node in fields:
         names[field] = var = src.fresh("f")
-        _decode_value(src, node, var, 3, _enum_hint(cls, field))
+        _decode_value(src, node, var, 3, _enum_hint(cls, field), as_tuple=cls is not None)
     src.add(3, "if pos == size:")
     if cls is None:
         src.add(4, "return {" + ", ".join(f"{f!r}: {v}" for f, v in names.items()) + "}")

@@ -49,6 +49,8 @@ def _value(hint: Any) -> st.SearchStrategy[Any]:
         return LONGS
     if hint is str:
         return TEXT
+    if typing.get_origin(hint) is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return st.lists(_value(args[0]), max_size=4).map(tuple)
     raise AssertionError(f"no strategy for {hint!r}")
 
 
@@ -68,6 +70,8 @@ def _schema_value(node: Any, named: dict[str, Any]) -> st.SearchStrategy[Any]:
             return st.sampled_from(node["symbols"])
         if node["type"] == "map":
             return st.dictionaries(TEXT, _schema_value(node["values"], named), max_size=4)
+        if node["type"] == "array":
+            return st.lists(_schema_value(node["items"], named), max_size=4)
         return _schema_value(node["type"], named)
     if node in named:
         return st.sampled_from(named[node]["symbols"])
@@ -169,6 +173,8 @@ def _sample_dict(name: str, nulls: bool) -> dict[str, Any]:
                 return node["symbols"][-1]
             if node["type"] == "map":
                 return {} if nulls else {"user-agent": "x", "ÆØÅ": sample(node["values"])}
+            if node["type"] == "array":
+                return [] if nulls else [sample(node["items"]), sample(node["items"])]
             return sample(node["type"])
         if node in named:
             return named[node]["symbols"][-1]

@@ -6,11 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote_plus, unquote_to_bytes
 
-from streams.core.model import ReceiptError, micros
+from streams.core.mappings import Mappings
+from streams.core.model import RETRYABLE, ErrorCategory, ReceiptError, Status, micros
 
 Format = Literal["json", "query", "smpp"]
 
@@ -24,10 +26,12 @@ class Options:
     """Parse settings. `zones` maps provider name to the zone its zone-less
     times are in (missing means UTC). `received_at` (micros, UTC) is when the
     receipt reached us: the event time of formats that carry none (Messente's
-    legacy GET)."""
+    legacy GET), and the last fallback of those that do. `mappings` are the
+    deployment's overrides of the providers' tables (DLR_MAPPINGS)."""
 
     zones: dict[str, dt.tzinfo] = field(default_factory=dict)
     received_at: int | None = None
+    mappings: Mappings | None = None
 
     def zone(self, provider: str) -> dt.tzinfo:
         return self.zones.get(provider, UTC)
@@ -232,3 +236,104 @@ def clip(text: str, limit: int = 120) -> str:
     """A piece of the input quoted in an error, cut short: a reason is read by
     a person, and a whole payload in it would double a dead letter's size."""
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} chars)"
+
+
+# --- the outcome: strict, from the provider's tables and the deployment's overrides ---
+
+
+def status(options: Options, provider: str, table: Mapping[str, tuple[Status, bool]], word: str
+           ) -> tuple[Status, bool]:
+    """(status, final) of a provider's status word: the deployment's override
+    first, then the provider's table. A word neither knows is a ReceiptError,
+    never a guess."""
+    mappings = options.mappings
+    if mappings is not None:
+        overrides = mappings.statuses.get(provider)
+        if overrides:
+            found = overrides.get(word.casefold())
+            if found is not None:
+                return found
+    try:
+        return table[word]
+    except KeyError:
+        raise ReceiptError(f"unknown {provider} status {clip(word, 40)!r}") from None
+
+
+def error(options: Options, provider: str, table: Mapping[str, tuple[ErrorCategory, bool | None]],
+          code: str | None, what: str = "", *, strict: bool = True
+          ) -> tuple[str | None, ErrorCategory | None, bool | None]:
+    """(code, category, retryable) of an error code: the deployment's override
+    first, then the provider's table. A code neither knows is a ReceiptError
+    when `strict` (the provider documents its codes), else kept without a
+    category (SMPP's err is vendor specific). `what` names the table in the
+    error ("'Not sent' reason"); a None retryable means the category's default."""
+    if code is None:
+        return None, None, None
+    found: tuple[ErrorCategory, bool | None] | None = None
+    mappings = options.mappings
+    if mappings is not None:
+        overrides = mappings.errors.get(provider)
+        if overrides:
+            found = overrides.get(code)
+    if found is None:
+        found = table.get(code)
+        if found is None:
+            if strict:
+                raise ReceiptError(f"unknown {provider}{' ' + what if what else ''} error code {clip(code, 40)!r}")
+            return code, None, None
+    category, retryable = found
+    return code, category, RETRYABLE[category] if retryable is None else retryable
+
+
+# --- what does not decide the outcome: tolerated, and named in the receipt's warnings ---
+
+
+def quoted(raw: object) -> str:
+    """A raw value as a warning quotes it: repr, cut short."""
+    return clip(repr(raw), 60)
+
+
+def optional_text(fields: dict[str, Any], name: str, warnings: list[str]) -> str | None:
+    """An optional field as stripped text, or None: missing, blank, or of a
+    type that is not text (an object, a list, a boolean), which is noted."""
+    try:
+        return field_text(fields, name, required=False)
+    except ReceiptError:
+        warnings.append(f"{name}: not text {quoted(fields.get(name))}, ignored")
+        return None
+
+
+# A time field: (its name, its raw text or None when absent, its reader).
+TimeField = tuple[str, str | None, Callable[[str], int]]
+
+
+def event_time(primary: TimeField, others: Sequence[TimeField], options: Options, warnings: list[str]
+               ) -> tuple[int, str | None]:
+    """(event time, the raw text it was read from) in the provider's documented
+    order: its status time (`primary`), then each other time field it sends,
+    then the received time (no raw text). Passing over the primary is noted
+    ("done date: missing; event time from the received time"), and so is an
+    unreadable other field. Only when nothing is left, no received time
+    included, is it a ReceiptError."""
+    name, raw, read = primary
+    if raw is not None:
+        try:
+            return read(raw), raw
+        except ReceiptError:
+            why = f"unreadable {quoted(raw)}"
+    else:
+        why = "missing"
+    for other, other_raw, other_read in others:
+        if other_raw is None:
+            continue
+        try:
+            when = other_read(other_raw)
+        except ReceiptError:
+            warnings.append(f"{other}: unreadable {quoted(other_raw)}, ignored")
+            continue
+        warnings.append(f"{name}: {why}; event time from {other}")
+        return when, other_raw
+    if options.received_at is None:
+        raise ReceiptError(f"{name} {why}, and no received time to fall back on")
+    warnings.append(f"{name}: {why}; event time from the received time")
+    return options.received_at, None
