@@ -220,10 +220,7 @@ def test_envelope_zone_less_time_uses_zone_option() -> None:
     [
         (envelope().replace(b"message.status.sms", b"message.status.rcs"),
          "unsupported gatewayapi event_type 'message.status.rcs'"),
-        (envelope(error="boom"), "field 'error' is not an object"),
-        (envelope(error={"details": "x"}), "missing field 'hex_code'"),
         (envelope(status="READ"), "unknown gatewayapi status 'READ'"),
-        (envelope(status_at="yesterday"), "invalid ISO-8601 time 'yesterday'"),
         (envelope(msg_id=None), "missing field 'msg_id'"),
         (b'{"event_type":"message.status.sms","event":[]}', "field 'event' is not an object"),
     ],
@@ -302,32 +299,71 @@ def test_smpp_reference_with_spaces_and_case() -> None:
         (b"id=1&status=DELIVERED", "not a URL query"),
         (b"hello", "not JSON, not a URL query, not SMPP receipt text"),
         (rest(id=None), "missing field 'id'"),
-        (rest(time=...), "missing field 'time'"),
         (rest(status="DELIVERD"), "unknown gatewayapi status 'DELIVERD'"),
         (rest(status=["DELIVERED"]), "field 'status' is a list, expected text"),
-        (rest(time="soon"), "invalid unix time 'soon'"),
-        (rest(time=-1), "unix time out of range '-1'"),
-        (rest(code="0x1FFF"), "unknown gatewayapi error code '0x1FFF'"),
-        (rest(code="0x100A"), "unknown gatewayapi error code '0x100A'"),  # 0A-0F: undocumented
-        (rest(code="0x1a"), "unknown gatewayapi error code '0x001A'"),  # padded to the canonical form
-        (rest(code="1013"), "invalid gatewayapi error code '1013'"),
-        (rest(code=4115), "invalid gatewayapi error code '4115'"),
-        (rest(code="0x10130"), "invalid gatewayapi error code '0x10130'"),
         (rest(charge_status="PENDING"), "unknown gatewayapi charge_status 'PENDING'"),
-        (smpp_line("ACKED"), "unknown gatewayapi SMPP stat 'ACKED'"),
-        (smpp_line("DELETED"), "unknown gatewayapi SMPP stat 'DELETED'"),
-        (smpp_line(err="4096"), "invalid gatewayapi SMPP err '4096'"),
-        (smpp_line(err="0x13"), "invalid gatewayapi SMPP err '0x13'"),
-        (smpp_line(err="999"), "unknown gatewayapi error code '0x13E7'"),
-        (SMPP_DELIVERED[:60], "field 'submit date' is not one word: '2011181054 done'"),
-        (SMPP_DELIVERED[:86], "missing field 'err'"),  # cut inside stat:DELIVRD
+        (smpp_line("ACKED"), "unknown gatewayapi status 'ACKED'"),
+        (smpp_line("BUFFRED"), "unknown gatewayapi status 'BUFFRED'"),
+        (SMPP_DELIVERED[:60], "missing field 'stat'"),
+        (SMPP_DELIVERED[:86], "unknown gatewayapi status 'DELIV'"),  # cut inside stat:DELIVRD
         (SMPP_DELIVERED.split(b" stat:")[0], "missing field 'stat'"),
-        (smpp_line().replace(b"2603100906", b"2602300906"), "invalid done date '2602300906'"),
     ],
 )
 def test_errors(payload: bytes, reason: str) -> None:
     with pytest.raises(ReceiptError, match=reason):
         parse(payload, UTC)
+
+
+RECEIVED = Options(received_at=parse_iso("2026-03-10T12:00:00Z"))
+
+
+# What does not decide the outcome is tolerated: the receipt keeps its id and
+# status, the field is left null, and the warning quotes what was ignored.
+@pytest.mark.parametrize(
+    ("payload", "warning", "error_code"),
+    [
+        (rest(time=...), "time: missing; event time from the received time", None),
+        (rest(time="soon"), "time: unreadable 'soon'; event time from the received time", None),
+        (rest(time=-1), "time: unreadable '-1'; event time from the received time", None),
+        (rest(code="0x1FFF"), "error code: unknown '0x1FFF', kept without a category", "0x1FFF"),
+        (rest(code="0x100A"), "error code: unknown '0x100A', kept without a category", "0x100A"),  # 0A-0F
+        (rest(code="0x1a"), "error code: unknown '0x001A', kept without a category", "0x001A"),  # canonical form
+        (rest(code="1013"), "code: not hex like 0x1013 '1013', ignored", None),  # hex or decimal: not guessed
+        (rest(code=4115), "code: not hex like 0x1013 '4115', ignored", None),
+        (rest(code="0x10130"), "code: not hex like 0x1013 '0x10130', ignored", None),
+        (rest(userref={"a": 1}), "userref: not text {'a': 1}, ignored", None),
+        (smpp_line(err="4096"), "err: not decimal 000-4095 '4096', ignored", None),
+        (smpp_line(err="0x13"), "err: not decimal 000-4095 '0x13', ignored", None),
+        (smpp_line(err="999"), "error code: unknown '0x13E7', kept without a category", "0x13E7"),
+        (smpp_line().replace(b"2603100906", b"2602300906"),
+         "done date: unreadable '2602300906'; event time from the received time", None),
+        (envelope(error="boom"), "error: not an object 'boom', ignored", None),
+        (envelope(error={"details": "x"}), "", None),  # no hex_code: no error code, nothing ignored
+        (envelope(status_at="yesterday"), "status_at: unreadable 'yesterday'; event time from timestamp", "0x1905"),
+    ],
+)
+def test_tolerated(payload: bytes, warning: str, error_code: str | None) -> None:
+    receipt = parse(payload, RECEIVED)
+    assert receipt.warnings == ((warning,) if warning else ())
+    assert receipt.error_code == error_code
+    assert (receipt.error_category is None) == (error_code is None or "unknown" in warning)
+    assert receipt.message_id and receipt.provider_status
+    if "received time" in warning:
+        assert (receipt.event_time, receipt.raw_time) == (RECEIVED.received_at, None)
+
+
+def test_smpp_word_outside_the_seven_is_read_in_gatewayapis_own_vocabulary() -> None:
+    # docs/smpp.rst lists seven stat words; a word GatewayAPI's REST states
+    # know (DELETED) means what it means there, not what generic SMPP says.
+    receipt = parse(smpp_line("DELETED"), UTC)
+    assert (receipt.status, receipt.provider_status) == (STATUSES["DELETED"][0], "DELETED")
+
+
+def test_tolerated_envelope_time_falls_back_to_the_event_timestamp() -> None:
+    receipt = parse(envelope(status_at=None), RECEIVED)
+    assert receipt.event_time == parse_iso("2026-03-10T11:50:12.003029Z")
+    assert receipt.raw_time == "2026-03-10T11:50:12.003029+00:00"
+    assert receipt.warnings == ("status_at: missing; event time from timestamp",)
 
 
 @given(st.binary(max_size=300))

@@ -188,6 +188,8 @@ _LAYOUTS: dict[str, re.Pattern[str]] = {
     "%y%m%d%H%M": re.compile(_TWO * 5),
     "%y%m%d%H%M%S": re.compile(_TWO * 6),
     "%Y-%m-%d %H:%M:%S": re.compile(f"([0-9]{{4}})-{_TWO}-{_TWO} {_TWO}:{_TWO}:{_TWO}"),
+    "%Y%m%d%H%M%S": re.compile("([0-9]{4})" + _TWO * 5),
+    "%Y%m%d%H%M": re.compile("([0-9]{4})" + _TWO * 4),
 }
 
 
@@ -206,6 +208,16 @@ def _sliced(value: str, fmt: str) -> dt.datetime | None:
                            two[groups[5]] if len(groups) > 5 else 0)
     except ValueError:
         return None
+
+
+def fixed_time(value: str, fmt: str, zone: dt.tzinfo) -> int | None:
+    """A zone-less time in one of the fixed-width layouts above, read in
+    `zone`, or None. Never strptime, whose one-digit fields read some digit
+    strings in more than one way."""
+    when = _sliced(value, fmt)
+    if when is None:
+        return None
+    return micros(when if zone is UTC else when.replace(tzinfo=zone))
 
 
 def local_time(value: str, formats: tuple[str, ...], zone: dt.tzinfo) -> int:
@@ -260,13 +272,14 @@ def status(options: Options, provider: str, table: Mapping[str, tuple[Status, bo
 
 
 def error(options: Options, provider: str, table: Mapping[str, tuple[ErrorCategory, bool | None]],
-          code: str | None, what: str = "", *, strict: bool = True
+          code: str | None, warnings: list[str] | None, what: str = "error code"
           ) -> tuple[str | None, ErrorCategory | None, bool | None]:
     """(code, category, retryable) of an error code: the deployment's override
-    first, then the provider's table. A code neither knows is a ReceiptError
-    when `strict` (the provider documents its codes), else kept without a
-    category (SMPP's err is vendor specific). `what` names the table in the
-    error ("'Not sent' reason"); a None retryable means the category's default."""
+    first, then the provider's table (a None retryable there means the
+    category's default). An error code does not decide the outcome, so a code
+    neither knows is kept without a category, and noted in `warnings` when the
+    provider documents its codes (None: codes are vendor specific, as SMPP's
+    err, and an unknown one is the rule). `what` names the field in the note."""
     if code is None:
         return None, None, None
     found: tuple[ErrorCategory, bool | None] | None = None
@@ -278,8 +291,8 @@ def error(options: Options, provider: str, table: Mapping[str, tuple[ErrorCatego
     if found is None:
         found = table.get(code)
         if found is None:
-            if strict:
-                raise ReceiptError(f"unknown {provider}{' ' + what if what else ''} error code {clip(code, 40)!r}")
+            if warnings is not None:
+                warnings.append(f"{what}: unknown {quoted(code)}, kept without a category")
             return code, None, None
     category, retryable = found
     return code, category, RETRYABLE[category] if retryable is None else retryable

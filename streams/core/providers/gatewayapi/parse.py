@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from streams.core.model import ChargeStatus, ErrorCategory, Receipt, ReceiptError, Status, error_fields
+from streams.core.model import ChargeStatus, ErrorCategory, Receipt, ReceiptError, Status
 from streams.core.providers import _wire
 from streams.core.providers._wire import Options
 from streams.core.providers.smpp import parse as smpp
@@ -45,7 +45,8 @@ STATUSES: dict[str, tuple[Status, bool]] = {
 }
 
 # SMPP stat word -> the GatewayAPI status it reports. Source: docs/smpp.rst lists
-# exactly these seven; any other word is unknown rather than read as generic SMPP.
+# exactly these seven; any other word is looked up as it is, in the deployment's
+# mappings and then in STATUSES, rather than read as generic SMPP.
 SMPP_STATES: dict[str, str] = {
     "ENROUTE": "ENROUTE",
     "DELIVRD": "DELIVERED",
@@ -219,19 +220,23 @@ def parse(payload: bytes, options: Options) -> Receipt:
     fields = _wire.json_object(body)
     if "event_type" in fields:
         return _envelope(fields, options)
-    return _rest(fields)
+    return _rest(fields, options)
 
 
-def _rest(fields: dict[str, Any]) -> Receipt:
-    time_text = _required(fields, "time")
+def _rest(fields: dict[str, Any], options: Options) -> Receipt:
+    warnings: list[str] = []
+    time_text = _wire.optional_text(fields, "time", warnings)
+    event_time, raw_time = _wire.event_time(("time", time_text, _wire.unix_seconds), (), options, warnings)
     charge = _wire.field_text(fields, "charge_status", required=False)
     return _receipt(
+        options,
+        warnings,
         message_id=_required(fields, "id"),
         state=_required(fields, "status").upper(),
-        event_time=_wire.unix_seconds(time_text),
-        raw_time=time_text,
-        code=_hex_code(_wire.field_text(fields, "code", required=False)),
-        reference=_wire.field_text(fields, "userref", required=False),
+        event_time=event_time,
+        raw_time=raw_time,
+        code=_hex_code(_wire.optional_text(fields, "code", warnings), warnings),
+        reference=_wire.optional_text(fields, "userref", warnings),
         charge_status=None if charge is None else _charge(charge),
     )
 
@@ -241,60 +246,80 @@ def _envelope(fields: dict[str, Any], options: Options) -> Receipt:
     if kind != "message.status.sms":  # message.status.rcs and others are not SMS receipts
         raise ReceiptError(f"unsupported gatewayapi event_type {kind!r}")
     event = _object(fields, "event")
-    error = None if event.get("error") is None else _object(event, "error")
-    status_at = _required(event, "status_at")
+    warnings: list[str] = []
+    zone = options.zone(NAME)
+
+    def iso(value: str) -> int:
+        return _wire.iso_time(value, zone)
+
+    # status_at is when the message reached its status; the envelope's
+    # timestamp, when GatewayAPI sent the event, is the next best.
+    event_time, raw_time = _wire.event_time(
+        ("status_at", _wire.optional_text(event, "status_at", warnings), iso),
+        (("timestamp", _wire.optional_text(fields, "timestamp", warnings), iso),), options, warnings,
+    )
+    error = event.get("error")
+    if error is not None and not isinstance(error, dict):
+        warnings.append(f"error: not an object {_wire.quoted(error)}, ignored")
+        error = None
     return _receipt(
+        options,
+        warnings,
         message_id=_required(event, "msg_id"),
         state=_required(event, "status").upper(),
-        event_time=_wire.iso_time(status_at, options.zone(NAME)),
-        raw_time=status_at,
-        code=None if error is None else _hex_code(_required(error, "hex_code")),
-        reference=_wire.field_text(event, "reference", required=False),
+        event_time=event_time,
+        raw_time=raw_time,
+        code=None if error is None else _hex_code(_wire.optional_text(error, "hex_code", warnings), warnings),
+        reference=_wire.optional_text(event, "reference", warnings),
     )
 
 
 def _smpp(body: str, options: Options) -> Receipt:
-    found = smpp.fields(body)
+    warnings: list[str] = []
+    found = smpp.fields(body, warnings)
     word = found["stat"].upper()
-    try:
-        state = SMPP_STATES[word]
-    except KeyError:
-        raise ReceiptError(f"unknown gatewayapi SMPP stat {found['stat']!r}") from None
+    state = SMPP_STATES.get(word, word)
+    event_time, raw_time = smpp.event_time(found, options, NAME, warnings)
     # docs/smpp.rst: err is the base-10 value of the code's last three hex
     # digits (0x107E -> 126, err:019 -> 0x1013); add 0x1000 to convert back.
     # Four digits are accepted: the GWAPI codes 0x19xx need them.
-    err = found["err"]
-    if not _SMPP_ERR.fullmatch(err) or int(err) >= 0x1000:
-        raise ReceiptError(f"invalid gatewayapi SMPP err {err!r}: expected decimal 000-4095")
+    err = found.get("err")
+    code = None
+    if err is not None:
+        if _SMPP_ERR.fullmatch(err) and int(err) < 0x1000:
+            code = _SUCCESS + int(err)
+        else:
+            warnings.append(f"err: not decimal 000-4095 {_wire.quoted(err)}, ignored")
     return _receipt(
+        options,
+        warnings,
         message_id=found["id"],  # GatewayAPI's decimal message id, as given
         state=state,
         provider_status=word,
-        event_time=smpp.done_time(found, options.zone(NAME)),
-        raw_time=found["done date"],
-        code=_SUCCESS + int(err),
+        event_time=event_time,
+        raw_time=raw_time,
+        code=code,
         # docs/smpp.rst: text is the first 20 characters of user_message_reference.
         reference=found.get("text") or None,
     )
 
 
 def _receipt(
+    options: Options,
+    warnings: list[str],
     *,
     message_id: str,
     state: str,
     event_time: int,
-    raw_time: str,
+    raw_time: str | None,
     code: int | None,
     reference: str | None,
     provider_status: str | None = None,
     charge_status: ChargeStatus | None = None,
 ) -> Receipt:
-    try:
-        status, final = STATUSES[state]
-    except KeyError:
-        raise ReceiptError(f"unknown gatewayapi status {state!r}") from None
+    status, final = _wire.status(options, NAME, STATUSES, state)
     hex_code = None if code is None or code == _SUCCESS else f"0x{code:04X}"
-    error_code, category, retryable = error_fields(hex_code, ERRORS, NAME)
+    error_code, category, retryable = _wire.error(options, NAME, ERRORS, hex_code, warnings)
     return Receipt(
         provider=NAME,
         message_id=message_id,
@@ -308,16 +333,19 @@ def _receipt(
         charge_status=charge_status,
         reference=reference,
         raw_time=raw_time,
+        warnings=tuple(warnings),
     )
 
 
-def _hex_code(text: str | None) -> int | None:
-    """A hex error code as GatewayAPI writes it ("0x1013", any case)."""
+def _hex_code(text: str | None, warnings: list[str]) -> int | None:
+    """A hex error code as GatewayAPI writes it ("0x1013", any case); anything
+    else (a bare number could be hex or decimal) is not guessed: noted and left out."""
     if text is None:
         return None
     match = _HEX_CODE.fullmatch(text)
-    if match is None:  # a bare number could be hex or decimal: not guessed
-        raise ReceiptError(f"invalid gatewayapi error code {text!r}: expected hex like 0x1013")
+    if match is None:
+        warnings.append(f"code: not hex like 0x1013 {_wire.quoted(text)}, ignored")
+        return None
     return int(match.group(1), 16)
 
 
