@@ -24,10 +24,16 @@ def _input(path: str) -> Iterator[IO[bytes]]:
 
 def _normalize(args: argparse.Namespace) -> int:
     from streams import settings
+    from streams.core.mappings import MappingError
     from streams.ops import offline
 
+    try:
+        options = settings.parse_options(args.received_at, args.mappings)
+    except MappingError as exc:
+        print(f"dlr normalize: {exc}", file=sys.stderr)
+        return 64
     with _input(args.file) as source:
-        return offline.normalize(args.provider, source, sys.stdout, settings.parse_options(args.received_at))
+        return offline.normalize(args.provider, source, sys.stdout, options)
 
 
 def _fold(args: argparse.Namespace) -> int:
@@ -132,11 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="dlr", description="SMS delivery receipts, normalized and folded on Kafka.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    mappings_help = ("TOML file of status words and error codes read before the providers' tables "
+                     "(default: $DLR_MAPPINGS; docs/operators.md)")
 
     p = sub.add_parser("normalize", help="raw receipts (one per line) -> canonical events as JSON lines")
     p.add_argument("--provider", required=True, choices=names())
     p.add_argument("--received-at", metavar="TIME",
                    help="ISO-8601 receipt time for formats that carry none (default: now)")
+    p.add_argument("--mappings", metavar="FILE", help=mappings_help)
     p.add_argument("file", nargs="?", default="-", metavar="FILE|-")
     p.set_defaults(handler=_normalize)
 

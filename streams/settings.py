@@ -10,6 +10,7 @@ import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
+from streams.core import mappings as mapping_file
 from streams.core.model import parse_iso
 from streams.core.providers import PROVIDERS, Options
 
@@ -54,6 +55,9 @@ _ROWS = [
             "logger, message, worker)"),
     Setting("provider_zones", "",
             "Zones of providers' zone-less times, e.g. smpp=Europe/Tallinn,vonage=UTC; unnamed: UTC"),
+    Setting("mappings", "",
+            "TOML file of this deployment's status words and error codes per provider, read before the "
+            "providers' tables (docs/operators.md); checked at start; empty: none"),
     Setting("security_protocol", "", "Kafka security.protocol: PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL"),
     Setting("sasl_mechanism", "", "Kafka sasl.mechanism, e.g. PLAIN, SCRAM-SHA-256"),
     Setting("sasl_username", "", "Kafka SASL user name"),
@@ -104,9 +108,36 @@ def provider_zones() -> dict[str, zoneinfo.ZoneInfo]:
     return zones
 
 
-def parse_options(received_at: str | None = None) -> Options:
+def mappings(path: str | None = None) -> mapping_file.Mappings | None:
+    """The overrides of the mapping file at `path` (a command's --mappings),
+    else of DLR_MAPPINGS; None when neither names one. A file that cannot be
+    read or used is a MappingError of one line that names it: callers decide
+    the exit (the worker 2, a command 64)."""
+    if path is None:
+        path = get("mappings").strip()
+        source = f"{SETTINGS['mappings'].env} {path}"
+    else:
+        source = f"--mappings {path}"
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise mapping_file.MappingError(f"{source}: cannot read: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise mapping_file.MappingError(f"{source}: not UTF-8 (invalid byte at {exc.start})") from None
+    return mapping_file.load(text, source)
+
+
+def parse_options(received_at: str | None = None, mappings_path: str | None = None) -> Options:
+    """Parse options as the worker, `dlr normalize` and `dlr replay` use
+    them: the provider zones, the mapping overrides (`mappings_path`, else
+    DLR_MAPPINGS: MappingError when bad) and the received time."""
     when = parse_iso(received_at) if received_at else time.time_ns() // 1000
-    return Options(zones=dict(provider_zones()), received_at=when)
+    return Options(zones=dict(provider_zones()), received_at=when, mappings=mappings(mappings_path))
 
 
 def kafka_security() -> dict[str, Any]:

@@ -7,6 +7,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from streams import settings
+from streams.core.mappings import MappingError
 from streams.kafka.admin import ensure_topics
 from streams.serde import encoders
 from streams.serde.registry import RegistryError
@@ -51,6 +53,17 @@ def run(config: WorkerConfig, log_level: str = "info", log_format: str = "text")
     except faust_compat.FenceError as exc:
         print(f"dlr worker: {exc}", file=sys.stderr)
         return 2
+    try:
+        # The mapping file (DLR_MAPPINGS) every receipt is read with: a bad
+        # entry stops the start with one line naming it, never a record.
+        mappings = settings.mappings()
+    except MappingError as exc:
+        print(f"dlr worker: {exc}", file=sys.stderr)
+        return 2
+    if mappings is not None:
+        words, codes = mappings.counts()
+        print(f"dlr worker: {settings.SETTINGS['mappings'].env} {settings.get('mappings').strip()}: "
+              f"{words} status word(s), {codes} error code(s) read before the providers' tables", file=sys.stderr)
     try:
         # Every output's encoder, before anything else: with DLR_SCHEMA_REGISTRY_URL
         # set, every schema is registered now, so a registry that cannot be

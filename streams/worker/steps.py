@@ -93,7 +93,8 @@ def normalize_receipt(provider: str, value: bytes | None, src: Source, options: 
         payload = env["payload"]
         if env["provider"] not in (None, provider):
             raise ReceiptError(f"envelope for provider {env['provider']!r} on {provider}'s raw topic")
-        options = providers.Options(zones=options.zones, received_at=env["received_at"])
+        # Per record: its own received time; the deployment's zones and mappings (DLR_MAPPINGS).
+        options = providers.Options(zones=options.zones, received_at=env["received_at"], mappings=options.mappings)
         receipt = providers.normalize(provider, payload, options)
     except ReceiptError as exc:
         return Normalized(dead_letter(src, value, str(exc), "normalize", provider, payload))

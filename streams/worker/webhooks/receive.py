@@ -20,12 +20,14 @@ provider (its signed status, headers and settings) is read from its record
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
 from streams import settings
 from streams.core import providers
+from streams.core.mappings import MappingError
 from streams.core.model import ReceiptError
 from streams.core.providers import ProviderSetting
 from streams.core.providers._http import Incoming as Incoming  # re-exported: the request the edge reads
@@ -144,14 +146,24 @@ def _check_query_text(query: str) -> None:
         raise Refused(400, "query string is not UTF-8 once percent-decoded") from None
 
 
-_KEY_OPTIONS = providers.Options(received_at=0)  # the message key depends on no time
+@functools.cache
+def _key_options() -> providers.Options:
+    """The message key depends on no time, but on the deployment's mappings: a
+    receipt whose word only DLR_MAPPINGS knows parses, so it gets its key like
+    any other. Read once; `dlr worker` refused a bad file before starting.
+    Should it have gone bad since, the key is made without it: a key orders
+    receipts, it never decides what one means (the worker's normalize does)."""
+    try:
+        return providers.Options(received_at=0, mappings=settings.mappings())
+    except MappingError:
+        return providers.Options(received_at=0)
 
 
 def record_key(provider: str, body: bytes) -> bytes | None:
     """The raw record's key: the receipt's message key, or None when the
     payload does not parse (the worker dead-letters it with the reason)."""
     try:
-        return providers.normalize(provider, body, _KEY_OPTIONS).message_key.encode()
+        return providers.normalize(provider, body, _key_options()).message_key.encode()
     except ReceiptError:
         return None
 
