@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import re
 
-from streams.core.model import ErrorCategory, Receipt, ReceiptError, Status, error_fields
+from streams.core.model import ErrorCategory, Receipt, ReceiptError, Status
 from streams.core.providers import _wire
 from streams.core.providers._wire import Options
 
@@ -129,17 +129,31 @@ _HAS_OFFSET = re.compile(r"(Z|[+-][0-9]{2}:?[0-9]{2})$")
 _OFFSET_TAIL = 7
 
 
+# Words public handlers list that no LabsMobile document defines: refused
+# with the reason, never guessed. A deployment that knows what its account
+# sends maps them in DLR_MAPPINGS (labsmobile.statuses).
+UNDEFINED: dict[str, str] = {
+    # desc BLOCKED (_OBSERVED's FastAPI module): blocked by the operator (a
+    # rejection) or by LabsMobile's own rules (its "Not sent")? No source says.
+    "blocked": "names no state of article 77000492543: blocked by the operator or by LabsMobile is not said",
+    # READ: article 77000492543 lists no read state for SMS, and no public
+    # handler says what LabsMobile means by it.
+    "read": "names no state of article 77000492543 for SMS",
+}
+
+# Canonical statuses that say the message failed: what a "ko" must report.
+_FAILED = frozenset({Status.SKIPPED, Status.UNDELIVERED, Status.REJECTED, Status.EXPIRED, Status.UNKNOWN,
+                     Status.CANCELLED})
+
+
 def parse(payload: bytes, options: Options) -> Receipt:
     fields = _wire.query(_wire.text(payload))
+    warnings: list[str] = []
     message_id = _wire.field_text(fields, "subid")
     status_text = _wire.field_text(fields, "status")
-    raw_time = _wire.field_text(fields, "timestamp")
-    assert message_id is not None and status_text is not None and raw_time is not None
+    assert message_id is not None and status_text is not None
     desc = _wire.field_text(fields, "desc", required=False)
     level = _wire.field_text(fields, "acklevel", required=False)
-    if level is not None and _fold(level) not in ACK_LEVELS:
-        raise ReceiptError(f"unknown {NAME} acklevel {level!r}")
-
     verdict = _fold(status_text)
     if verdict in ("ok", "ko"):
         word, reason, decided_by = _ok_ko(verdict, desc, level)
@@ -148,29 +162,49 @@ def parse(payload: bytes, options: Options) -> Receipt:
         decided_by = None
         if word == "not sent" and reason is None and desc is not None:
             reason = _fold(desc)
-    if word not in STATES:
-        raise ReceiptError(f"unknown {NAME} status {status_text!r}")
-    status, final = STATES[word]
+    if level is not None and level != decided_by and _fold(level) not in ACK_LEVELS:  # an echo of the request's
+        warnings.append(f"acklevel: unknown {_wire.quoted(level)}, ignored")
+    status, final = _status(options, word, status_text if decided_by is None else decided_by)
+    if decided_by is not None and decided_by == desc and (verdict == "ko") != (status in _FAILED):
+        raise ReceiptError(f"{NAME} status {verdict!r} contradicts desc {desc!r}")
 
     if status is Status.SKIPPED:
         # Article 77000492543 says the reason "may be" one of six: none given is still Not sent.
-        code, category, retryable = error_fields(reason, NOT_SENT_REASONS, f"{NAME} 'Not sent' reason")
+        code, category, retryable = _wire.error(options, NAME, NOT_SENT_REASONS, reason, warnings, "'Not sent' reason")
     elif word in FAILURES:
-        code, category, retryable = error_fields(word, FAILURES, NAME)
+        code, category, retryable = _wire.error(options, NAME, FAILURES, word, warnings)
     else:
         code, category, retryable = None, None, None
+    event_time, raw_time = _wire.event_time(
+        ("timestamp", _wire.field_text(fields, "timestamp", required=False), lambda raw: _event_time(raw, options)),
+        (), options, warnings,
+    )
     return Receipt(
         provider=NAME,
         message_id=message_id,
         status=status,
         final=final,
         provider_status=status_text if decided_by is None else f"{status_text}/{decided_by}",
-        event_time=_event_time(raw_time, options),
+        event_time=event_time,
         error_code=code,
         error_category=category,
         retryable=retryable,
         raw_time=raw_time,
+        warnings=tuple(warnings),
     )
+
+
+def _status(options: Options, word: str, said: str) -> tuple[Status, bool]:
+    """(status, final) of a state word: the deployment's mapping, the table,
+    or a ReceiptError naming what was said."""
+    try:
+        return _wire.status(options, NAME, STATES, word)
+    except ReceiptError:
+        why = UNDEFINED.get(word)
+        if why is not None:
+            raise ReceiptError(f"{NAME} {said!r} {why}; map it in DLR_MAPPINGS if your account's meaning is known"
+                               ) from None
+        raise ReceiptError(f"unknown {NAME} status {said!r}") from None
 
 
 def _ok_ko(verdict: str, desc: str | None, level: str | None) -> tuple[str, str | None, str]:
@@ -180,15 +214,13 @@ def _ok_ko(verdict: str, desc: str | None, level: str | None) -> tuple[str, str 
             raise ReceiptError(f"{NAME} status 'ko' without desc: the failure is not named")
         if level is None:
             raise ReceiptError("missing field 'acklevel'")
+        if _fold(level) not in ACK_LEVELS:
+            raise ReceiptError(f"unknown {NAME} acklevel {level!r}")
         word = ACK_LEVELS[_fold(level)]
         if word is None:
             raise ReceiptError(f"{NAME} status 'ok' with acklevel {level!r}")
         return word, None, level
     word, reason = _state(_fold(desc))
-    if word not in STATES:
-        raise ReceiptError(f"unknown {NAME} desc {desc!r}")
-    if (verdict == "ko") != (word == "not sent" or word in FAILURES):
-        raise ReceiptError(f"{NAME} status {verdict!r} contradicts desc {desc!r}")
     return word, reason, desc
 
 
@@ -207,6 +239,7 @@ def _fold(word: str) -> str:
 
 
 def _event_time(raw: str, options: Options) -> int:
+    """`timestamp`: zone-less in the account's zone, or with its own offset."""
     if _HAS_OFFSET.search(raw, max(len(raw) - _OFFSET_TAIL, 0)):
         return _wire.iso_time(raw, options.zone(NAME))
     return _wire.local_time(raw, _LOCAL_TIME, options.zone(NAME))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from streams.core.model import ErrorCategory, Receipt, ReceiptError, Status, error_fields
+from streams.core.model import ErrorCategory, Receipt, ReceiptError, Status
 from streams.core.providers import _wire
 from streams.core.providers._wire import Options
 
@@ -105,17 +105,20 @@ def parse(payload: bytes, options: Options) -> Receipt:
 
 
 def _omnichannel(fields: dict[str, Any], options: Options) -> Receipt:
+    warnings: list[str] = []
     message_id = _wire.field_text(fields, "message_id")
     word = _wire.field_text(fields, "status")
     assert message_id is not None and word is not None  # required=True guarantees it
-    word, status, final = _lookup(STAT, word, "status")
-    code, category, retryable = error_fields(
-        _code(_wire.field_text(fields, "err", required=False)), ERRORS, NAME
+    word, status, final = _lookup(options, STAT, word, "status")
+    code, category, retryable = _wire.error(
+        options, NAME, ERRORS, _code(_wire.optional_text(fields, "err", warnings)), warnings
     )
     # "When this status was received by Omnichannel API" (DeliveryResult.md), no zone.
-    raw_time = _wire.field_text(fields, "timestamp", required=False)
     zone = options.zone(NAME)
-    event_time = _received_at(options) if raw_time is None else _wire.iso_time(raw_time, zone)
+    event_time, raw_time = _wire.event_time(
+        ("timestamp", _wire.optional_text(fields, "timestamp", warnings), lambda raw: _wire.iso_time(raw, zone)),
+        (), options, warnings,
+    )
     return Receipt(
         provider=NAME,
         message_id=message_id,
@@ -126,17 +129,19 @@ def _omnichannel(fields: dict[str, Any], options: Options) -> Receipt:
         error_code=code,
         error_category=category,
         retryable=retryable,
-        price=_price(fields.get("price_info")),
+        price=_price(fields.get("price_info"), warnings),
         raw_time=raw_time,
+        warnings=tuple(warnings),
     )
 
 
 def _legacy(fields: dict[str, str], options: Options) -> Receipt:
+    warnings: list[str] = []
     message_id = _wire.field_text(fields, "sms_unique_id")
     assert message_id is not None  # required=True guarantees it
-    provider_status, status, final = _legacy_status(fields)
-    code, category, retryable = error_fields(
-        _code(_wire.field_text(fields, "err", required=False)), ERRORS, NAME
+    provider_status, status, final = _legacy_status(fields, options)
+    code, category, retryable = _wire.error(
+        options, NAME, ERRORS, _code(_wire.field_text(fields, "err", required=False)), warnings
     )
     return Receipt(
         provider=NAME,
@@ -150,34 +155,35 @@ def _legacy(fields: dict[str, str], options: Options) -> Receipt:
         error_code=code,
         error_category=category,
         retryable=retryable,
+        warnings=tuple(warnings),
     )
 
 
-def _legacy_status(fields: dict[str, str]) -> tuple[str, Status, bool]:
+def _legacy_status(fields: dict[str, str], options: Options) -> tuple[str, Status, bool]:
     # Most detailed first: article 137 says `stat` "provides more detailed information"
     # than `status`, and `dlr-mask` is only the numeric form of `status`.
     for name, table in (("stat", STAT), ("status", GENERAL_STATUS), ("dlr-mask", DLR_MASK)):
         word = _wire.field_text(fields, name, required=False)
         if word is not None:
-            word, status, final = _lookup(table, word, name)
+            word, status, final = _lookup(options, table, word, name)
             # A bare "2" would not say which vocabulary it came from.
             return (f"dlr-mask={word}" if name == "dlr-mask" else word), status, final
     raise ReceiptError("messente receipt has no 'stat', 'status' or 'dlr-mask'")
 
 
-def _lookup(table: dict[str, tuple[Status, bool]], word: str, what: str) -> tuple[str, Status, bool]:
+def _lookup(options: Options, table: dict[str, tuple[Status, bool]], word: str, what: str
+            ) -> tuple[str, Status, bool]:
     """(the word as the table spells it, status, final)."""
     key = word.upper()  # the docs' own example upper-cases `stat` before comparing
     try:
-        status, final = table[key]
-    except KeyError:
+        status, final = _wire.status(options, NAME, table, key)
+    except ReceiptError:
         raise ReceiptError(f"unknown {NAME} {what} {word!r}") from None
     return key, status, final
 
 
 def _code(err: str | None) -> str | None:
-    """One text per code whatever the padding; None for the no-error codes.
-    Non-digits pass through so that error_fields names them as unknown."""
+    """One text per code whatever the padding; None for the no-error codes."""
     if err is None:
         return None
     if err.isascii() and err.isdigit():
@@ -185,15 +191,17 @@ def _code(err: str | None) -> str | None:
     return None if err in NO_ERROR else err
 
 
-def _price(price_info: Any) -> str | None:
+def _price(price_info: Any, warnings: list[str]) -> str | None:
     # price_info is null "if the message is still being processed" (PriceInfo.md).
     if price_info is None:
         return None
     if not isinstance(price_info, dict):
-        raise ReceiptError(f"field 'price_info' is a {type(price_info).__name__}, expected object")
-    total = _wire.field_text(price_info, "total_price", required=False)
+        warnings.append(f"price_info: not an object {_wire.quoted(price_info)}, ignored")
+        return None
+    total = _wire.optional_text(price_info, "total_price", warnings)
     if total is not None and not _DECIMAL.fullmatch(total):
-        raise ReceiptError(f"invalid messente total_price {total!r}")
+        warnings.append(f"total_price: not a decimal {_wire.quoted(total)}, ignored")
+        return None
     return total
 
 
