@@ -59,6 +59,7 @@ class Metrics:
         self.emitted_by_topic: Counter[str] = Counter()
         self.status_changes: Counter[str] = Counter()  # by the status reached
         self.error_categories: Counter[tuple[str, str]] = Counter()  # (category, provider) of normalized receipts
+        self.receipt_warnings: Counter[tuple[str, str]] = Counter()  # (provider, field) a parser tolerated
         self.webhook_requests: Counter[tuple[str, int]] = Counter()  # (provider, HTTP status)
         self.webhook_latency: dict[str, Histogram] = {}
         # raw records left unacked because a rebalance overtook them (streams.worker.commit.Admission.stale)
@@ -82,8 +83,12 @@ class Metrics:
             self.dead_lettered["normalize", provider] += 1
             return
         self.normalized_ok[provider] += 1
-        if receipt is not None and receipt.error_category is not None:
+        if receipt is None:
+            return
+        if receipt.error_category is not None:
             self.error_categories[receipt.error_category, provider] += 1
+        for warning in receipt.warnings:  # "<field>: <what>"
+            self.receipt_warnings[provider, warning.partition(":")[0]] += 1
 
     def emitted(self, topic: str, status: str | None = None) -> None:
         """One record written by the fold. `status`: the status a StatusChange
@@ -141,6 +146,10 @@ class _Collector(Collector):
                       "Normalized receipts carrying an error category, by category and provider (duplicates included).",
                       ["category", "provider"],
                       (((str(c), p), n) for (c, p), n in sorted(m.error_categories.items())))
+        yield counter("dlr_receipt_warnings_total",
+                      "What parsers tolerated in normalized receipts (a field missing, unreadable or ignored), by "
+                      "provider and field (duplicates included).", ["field", "provider"],
+                      (((f, p), n) for (p, f), n in sorted(m.receipt_warnings.items())))
         yield counter("dlr_emitted_total", "Records written by the fold, by topic.", ["topic"],
                       (((t,), n) for t, n in sorted(m.emitted_by_topic.items())))
         yield counter("dlr_rebalance_rereads_total",

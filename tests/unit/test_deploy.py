@@ -37,6 +37,7 @@ METRICS: dict[str, set[str]] = {
     "dlr_dead_lettered_total": {"stage", "provider"},
     "dlr_status_changes_total": {"status"},
     "dlr_error_categories_total": {"category", "provider"},
+    "dlr_receipt_warnings_total": {"field", "provider"},
     "dlr_consumer_lag": {"topic", "partition"},
     "dlr_webhook_requests_total": {"provider", "code"},
     "dlr_webhook_request_seconds_bucket": {"provider", "le"},

@@ -4,6 +4,8 @@ table, metrics text, readiness, consumer and fold lag, table recovery."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import base64
 import hashlib
 import hmac
@@ -361,6 +363,19 @@ def test_metrics_counters_and_text() -> None:
         assert canon(expected) in lines, expected
     assert text.endswith("\n")
     assert sum(line.startswith("dlr_error_categories_total{") for line in text.splitlines()) == 2
+
+
+def test_receipt_warnings_are_counted_by_provider_and_field() -> None:
+    metrics = Metrics()
+    tolerated = dataclasses.replace(
+        failed("smpp", None),
+        warnings=("done date: missing; event time from the received time", "err: trailing 'x' ignored"))
+    metrics.normalized("smpp", False, tolerated)
+    metrics.normalized("smpp", False, tolerated)  # a duplicate counts again
+    metrics.normalized("smpp", False, failed("smpp", None))  # read whole: nothing counted
+    lines = exposition(metrics.render())
+    assert canon('dlr_receipt_warnings_total{field="done date",provider="smpp"} 2') in lines
+    assert canon('dlr_receipt_warnings_total{field="err",provider="smpp"} 2') in lines
 
 
 def failed(provider: str, category: ErrorCategory | None) -> Receipt:
