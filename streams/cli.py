@@ -111,7 +111,7 @@ def _replay(args: argparse.Namespace) -> int:
         bootstrap=_broker_address(args), providers=[args.provider] if args.provider else providers.names(),
         state_version=args.state_version if args.state_version is not None else settings.get_int("state_version"),
         from_time=args.from_time, to_time=args.to_time, from_offset=args.from_offset, to_offset=args.to_offset,
-        dry_run=args.dry_run, wait=args.wait,
+        dry_run=args.dry_run, wait=args.wait, dead_letters=args.dead_letters, mappings=args.mappings,
     )
     try:
         check(request, all_providers=args.provider is None)
@@ -135,6 +135,7 @@ def _rebuild(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from streams.core.providers import names
+    from streams.topics import DEAD_LETTER
 
     parser = argparse.ArgumentParser(prog="dlr", description="SMS delivery receipts, normalized and folded on Kafka.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -195,21 +196,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_config)
 
     p = sub.add_parser("replay", help="re-read a range of the raw topics through the current normalizer and fold",
-                       description="Re-read a range of the raw topics, normalize with the current code and feed "
+                       description="Re-read a range of the raw topics (or the raw records behind a time range "
+                                   "of dead letters: --dead-letters), normalize with the current code and feed "
                                    "the receipts that are news to the live state to the fold; already folded "
                                    "receipts emit nothing. stdout: the changes (to be) emitted as JSON lines, then "
                                    "a summary line; stderr: progress and the summary. Exit 0 done, 1 a write "
                                    "failed, 2 not folded within --wait, 64 bad options. See docs/replay.md.")
     p.add_argument("--broker", help=broker_help)
     p.add_argument("--provider", choices=names(), help="one provider's raw topic (default: every raw topic)")
+    p.add_argument("--dead-letters", action="store_true",
+                   help=f"replay the raw records the dead letters on {DEAD_LETTER} written in --from/--to point "
+                        "to (their source_topic, source_partition, source_offset), those of stage normalize")
     p.add_argument("--from", dest="from_time", metavar="TIME",
-                   help="first record time: ISO-8601 (UTC unless it says), now, or relative: --from=-2h, -30m, -1d")
+                   help="first record time (with --dead-letters: the dead letters'): ISO-8601 (UTC unless it says), "
+                        "now, or relative: --from=-2h, -30m, -1d")
     p.add_argument("--to", dest="to_time", metavar="TIME", help="end of the time range, not included (default: now)")
     p.add_argument("--from-offset", metavar="O|P:O[,P:O]",
                    help="first offset, in every partition or per partition (P:O needs --provider)")
     p.add_argument("--to-offset", metavar="O|P:O[,P:O]", help="first offset not read (default: the end)")
     p.add_argument("--state-version", type=int, metavar="N",
                    help="state table the workers use (default: $DLR_STATE_VERSION, 1)")
+    p.add_argument("--mappings", metavar="FILE", help=mappings_help + "; use the workers' file")
     p.add_argument("--dry-run", action="store_true", help="report what the replay would change; write nothing")
     p.add_argument("--wait", type=float, default=60.0, metavar="S",
                    help="seconds to wait for the workers to fold what was written (default 60; 0: do not wait)")

@@ -16,10 +16,21 @@ live state already absorbs are not written: the fold is a join over the set of
 receipts, so folding them again can change nothing (that is also why
 replaying a day that was processed emits nothing).
 
-The module has two halves: pure functions (range and time parsing, the plan,
-the summary, the progress line) that the unit tests cover, and the Kafka I/O
-of replay alone; the client helpers it shares with `dlr rebuild` are in
-streams.kafka.clients.
+With `--dead-letters` the raw records are not a range but those a time range
+of dead letters points to: each dead letter of a stage that normalization
+decides (`REPLAYABLE_STAGES`) names its raw record (source_topic,
+source_partition, source_offset), and exactly those records are read and go
+the same way. This is the runbook after a mapping fix (docs/operators.md):
+add the mapping, restart the workers, replay the dead letters.
+
+The parse options are the workers' (`settings.parse_options`: the provider
+zones and the mapping file, DLR_MAPPINGS or --mappings), so a replay reads a
+receipt as a worker started now would.
+
+The module has two halves: pure functions (range and time parsing, the
+selection of dead letters, the plan, the summary, the progress line) that the
+unit tests cover, and the Kafka I/O of replay alone; the client helpers it
+shares with `dlr rebuild` are in streams.kafka.clients.
 """
 
 from __future__ import annotations
@@ -28,7 +39,8 @@ import json
 import re
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -38,6 +50,7 @@ import rich.text
 
 from streams.core import records
 from streams.core.fold import Emitted, fold
+from streams.core.mappings import MappingError
 from streams.core.model import MessageState, Receipt, ReceiptError, StatusChange, parse_iso
 from streams.kafka.clients import (
     PartitionRange,
@@ -55,7 +68,7 @@ from streams.kafka.clients import (
 )
 from streams.serde import encoders
 from streams.serde.registry import RegistryError, decode_any
-from streams.topics import APP_ID, DEAD_LETTER, RECEIPTS, REPARTITION, partition_for
+from streams.topics import APP_ID, DEAD_LETTER, RAW_PREFIX, RECEIPTS, REPARTITION, partition_for
 from streams.worker import steps
 
 # The topic the workers' fold agent reads (see streams/worker/app.py): receipts
@@ -154,6 +167,90 @@ def time_ranges(topic: str, marks: Mapping[int, tuple[int, int]], start: Mapping
     return out
 
 
+# --- --dead-letters: which raw records a range of dead letters points to ---
+
+Coordinates = tuple[str, int, int]  # raw topic, partition, offset
+
+# The stages whose dead letters a replay can turn into receipts: those written
+# when normalizing a raw record failed (streams.worker.steps.normalize_receipt).
+# A fold-stage dead letter is a receipt the fold could not take or a stored
+# state it could not read: no mapping changes that, and its source may be the
+# repartition topic, which is not a raw topic.
+REPLAYABLE_STAGES = frozenset({"normalize"})
+
+# Raw offsets of one partition further apart than this are read in separate
+# passes rather than as one range: dead letters are sparse, and reading a day
+# of traffic to reach three records is slower than assigning again.
+MAX_GAP = 10_000
+
+
+@dataclass
+class Selection:
+    """The dead letters read and what becomes of them: `coordinates` the raw
+    records to replay (each once, however often it was dead-lettered)."""
+
+    read: int = 0
+    unreadable: int = 0  # not a DeadLetter record
+    skipped: Counter[str] = field(default_factory=Counter)  # why not replayed: "stage fold", "dlr.raw.x not chosen"
+    coordinates: set[Coordinates] = field(default_factory=set)
+    gone: list[Coordinates] = field(default_factory=list)  # raw records retention removed, set by source_ranges
+
+
+def select(dead_letters: Iterable[Mapping[str, Any] | None], topics: Collection[str]) -> Selection:
+    """The raw records behind dead letters (decoded DeadLetter records, None
+    for one that did not decode): those of a replayable stage whose source is
+    one of the raw `topics`."""
+    out = Selection()
+    for letter in dead_letters:
+        out.read += 1
+        if letter is None:
+            out.unreadable += 1
+        elif letter["stage"] not in REPLAYABLE_STAGES:
+            out.skipped[f"stage {letter['stage']}"] += 1
+        elif letter["source_topic"] not in topics:
+            out.skipped[f"from {letter['source_topic']}"] += 1
+        else:
+            out.coordinates.add((letter["source_topic"], letter["source_partition"], letter["source_offset"]))
+    return out
+
+
+def source_ranges(coordinates: Iterable[Coordinates], marks: Mapping[tuple[str, int], tuple[int, int]],
+                  max_gap: int = MAX_GAP) -> tuple[list[list[PartitionRange]], list[Coordinates]]:
+    """(passes, gone). Each pass holds at most one range per partition (a
+    consumer is assigned a partition once), covering runs of the wanted
+    offsets no more than `max_gap` apart; `gone` are the coordinates outside
+    their partition's watermarks (low, high) (retention took them), or on a
+    partition with none (its topic is gone), in order."""
+    by_partition: dict[tuple[str, int], list[int]] = {}
+    gone: list[Coordinates] = []
+    for topic, partition, offset in sorted(set(coordinates)):
+        low, high = marks.get((topic, partition), (0, 0))
+        if low <= offset < high:
+            by_partition.setdefault((topic, partition), []).append(offset)
+        else:
+            gone.append((topic, partition, offset))
+    runs: dict[tuple[str, int], list[PartitionRange]] = {}
+    for (topic, partition), offsets in by_partition.items():
+        found = runs[(topic, partition)] = [PartitionRange(topic, partition, offsets[0], offsets[0] + 1)]
+        for offset in offsets[1:]:
+            last = found[-1]
+            if offset - last.end >= max_gap:
+                found.append(PartitionRange(topic, partition, offset, offset + 1))
+            else:
+                found[-1] = PartitionRange(topic, partition, last.start, offset + 1)
+    passes = [[r[i] for r in runs.values() if i < len(r)] for i in range(max((len(r) for r in runs.values()),
+                                                                               default=0))]
+    return passes, gone
+
+
+def gone_text(gone: list[Coordinates], limit: int = 10) -> str:
+    """The dead letters whose raw records a replay cannot read, for stderr."""
+    shown = ", ".join(f"{t} {p}:{o}" for t, p, o in gone[:limit])
+    more = f" and {len(gone) - limit} more" if len(gone) > limit else ""
+    return (f"{len(gone)} dead letter(s) point to raw records no longer on their topic (retention): "
+            f"{shown}{more}; not replayed")
+
+
 # One raw record read, and what the current code makes of it.
 Item = steps.NormalizedRecord
 
@@ -182,6 +279,12 @@ class Plan:
     write: list[Item] = field(default_factory=list)
     dead_letters: list[Item] = field(default_factory=list)
     stale_keys: list[str] = field(default_factory=list)
+    # per provider: records read, receipts, news, dead-lettered
+    providers: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def count(self, it: Item, what: str) -> None:
+        provider = it.topic.removeprefix(RAW_PREFIX)
+        self.providers.setdefault(provider, Counter())[what] += 1
 
     @property
     def changed(self) -> int:
@@ -215,20 +318,24 @@ def plan(items: Iterable[Item], live: Mapping[str, MessageState],
     states: dict[str, MessageState] = {}
     for it in items:
         result.read += 1
+        result.count(it, "read")
         r = it.receipt
         if r is None:
             result.dead += 1
+            result.count(it, "dead_lettered")
             if not dead_letter_at(it.coordinates):
                 result.dead_letters.append(it)
                 if it.timestamp_ms >= dead_letter_horizon_ms:
                     result.newly_dead += 1
             continue
         result.receipts += 1
+        result.count(it, "receipts")
         key = r.message_key
         state = states[key] if key in states else live.get(key)
         new, emitted = fold(state, r)
         if new != state:
             result.news += 1
+            result.count(it, "news")
             result.write.append(it)
             result.emitted.extend(emitted)
             states[key] = new
@@ -238,15 +345,28 @@ def plan(items: Iterable[Item], live: Mapping[str, MessageState],
     return result
 
 
-def summary(p: Plan, dry_run: bool, folded: bool | None) -> dict[str, Any]:
-    return {
+_PROVIDER_COUNTS = ("read", "receipts", "news", "dead_lettered")
+
+
+def summary(p: Plan, dry_run: bool, folded: bool | None, selection: Selection | None = None) -> dict[str, Any]:
+    """The summary line's fields; `dead_letters` (what was read off
+    dlr.dead-letter) only with --dead-letters."""
+    out = {
         "type": "summary", "dry_run": dry_run, "read": p.read, "receipts": p.receipts,
         "changed": p.changed, "news": p.news, "stale": p.stale, "newly_dead": p.newly_dead,
         "status_changes": p.status_changes, "charge_changes": p.charge_changes,
         "dead_lettered": p.dead, "dead_letters_new": len(p.dead_letters),
         "dead_letters_written": 0 if dry_run else len(p.dead_letters),
         "receipts_written": 0 if dry_run else len(p.write), "folded": folded,
+        "providers": {name: {k: counts[k] for k in _PROVIDER_COUNTS} for name, counts in sorted(p.providers.items())},
     }
+    if selection is not None:
+        out["dead_letters"] = {
+            "read": selection.read, "replayed": len(selection.coordinates) - len(selection.gone),
+            "skipped": dict(sorted(selection.skipped.items())), "unreadable": selection.unreadable,
+            "gone": len(selection.gone),
+        }
+    return out
 
 
 def summary_text(s: Mapping[str, Any]) -> str:
@@ -260,6 +380,15 @@ def summary_text(s: Mapping[str, Any]) -> str:
         f"  dead-lettered: {s['dead_lettered']} ({s['dead_lettered'] - s['dead_letters_new']} already on "
         f"{DEAD_LETTER}, {s['dead_letters_new']} {would or ''}written)",
     ]
+    for name, counts in s.get("providers", {}).items():
+        lines.append(f"  {name}: {counts['read']} read, {counts['news']} news, {counts['dead_lettered']} "
+                     "dead-lettered")
+    letters = s.get("dead_letters")
+    if letters is not None:
+        skipped = "".join(f", {n} {why}" for why, n in letters["skipped"].items())
+        lines.insert(1, f"  from {letters['read']} dead letters on {DEAD_LETTER}: {letters['replayed']} raw records "
+                        f"replayed (not replayed: {letters['gone']} gone, {letters['unreadable']} unreadable"
+                        f"{skipped})")
     if not s["dry_run"]:
         state = {True: "folded by the workers", False: "NOT yet folded: are the workers running?",
                  None: "nothing to fold"}[s["folded"]]
@@ -350,6 +479,35 @@ def read_dead_letter_index(bootstrap: str, topics: set[str]) -> tuple[set[tuple[
     return seen, horizon
 
 
+def select_dead_letters(client: Any, request: Request, topics: list[str], err: IO[str]) -> Selection:
+    """The dead letters written in the request's time range, and the raw
+    records of `topics` they point to."""
+    letters: list[Mapping[str, Any] | None] = []
+    ranges = _ranges(client, request, [DEAD_LETTER])
+    bar = Progress("dead letters", sum(r.size for r in ranges), err)
+
+    def keep(message: Any) -> None:
+        try:
+            letters.append(decode_any(message.value() or b"", "DeadLetter")[1])
+        except ReceiptError:
+            letters.append(None)
+        bar.add()
+
+    read(client, ranges, keep)
+    bar.close()
+    return select(letters, set(topics))
+
+
+def raw_marks(client: Any, topics: list[str]) -> dict[tuple[str, int], tuple[int, int]]:
+    """The watermarks of every partition of the raw topics (none for a topic that is gone)."""
+    out: dict[tuple[str, int], tuple[int, int]] = {}
+    for topic in topics:
+        parts = partitions(client, topic)
+        if parts is not None:
+            out.update({(topic, p): marks for p, marks in watermarks(client, topic, parts).items()})
+    return out
+
+
 def wait_folded(bootstrap: str, written: Mapping[int, int], timeout: float) -> bool:
     """Until the workers' consumer group has committed past `written`
     ({FOLD_INPUT partition: last offset written}): the fold agent has folded
@@ -383,12 +541,19 @@ class Request:
     to_offset: str | None = None
     dry_run: bool = False
     wait: float = 60.0
+    dead_letters: bool = False  # the range is of dlr.dead-letter; replay the raw records it points to
+    mappings: str | None = None  # the mapping file (None: DLR_MAPPINGS)
 
 
 def check(request: Request, all_providers: bool) -> None:
     """The combinations of range options that mean something; a ValueError says why not."""
     by_time = request.from_time is not None or request.to_time is not None
     by_offset = request.from_offset is not None or request.to_offset is not None
+    if request.dead_letters and by_offset:
+        raise ValueError("--dead-letters takes the dead letters' time range (--from/--to), not offsets")
+    if request.dead_letters and request.from_time is None:
+        raise ValueError(f"--dead-letters needs --from TIME: when the dead letters were written ({DEAD_LETTER} "
+                         "keeps 30 days: --from=-30d is all of it)")
     if by_time and by_offset:
         raise ValueError("give a time range (--from/--to) or an offset range (--from-offset/--to-offset), not both")
     if not by_time and not by_offset:
@@ -451,20 +616,33 @@ def replay(request: Request, out: IO[str] | None = None, err: IO[str] | None = N
     except RegistryError as exc:
         err.write(f"dlr replay: schema registry: {' '.join(str(exc).split())}\n")
         return 64
+    try:  # the workers' parse options: a bad mapping file stops the replay before it reads
+        options = settings.parse_options(mappings_path=request.mappings)
+    except MappingError as exc:
+        err.write(f"dlr replay: {exc}\n")
+        return 64
     topics = [raw_topic(p) for p in request.providers]
+    selection: Selection | None = None
     client = consumer(request.bootstrap)
     try:
-        ranges = _ranges(client, request, topics)
-        total = sum(r.size for r in ranges)
-        options = settings.parse_options()
+        if request.dead_letters:
+            selection = select_dead_letters(client, request, topics, err)
+            passes, selection.gone = source_ranges(selection.coordinates, raw_marks(client, topics))
+            if selection.gone:
+                err.write(f"dlr replay: {gone_text(selection.gone)}\n")
+        else:
+            passes = [_ranges(client, request, topics)]
+        wanted = selection.coordinates if selection is not None else None
         items: list[Item] = []
-        bar = Progress("reading", total, err)
+        bar = Progress("reading", sum(r.size for ranges in passes for r in ranges), err)
 
         def normalize(record: RawRecord) -> None:
-            items.append(steps.normalize_raw(record, options))
+            if wanted is None or (record.topic, record.partition, record.offset) in wanted:
+                items.append(steps.normalize_raw(record, options))
             bar.add()
 
-        read_raw(client, ranges, normalize)
+        for ranges in passes:
+            read_raw(client, ranges, normalize)
         bar.close()
     finally:
         client.close()
@@ -475,8 +653,12 @@ def replay(request: Request, out: IO[str] | None = None, err: IO[str] | None = N
     except RuntimeError as exc:
         err.write(f"dlr replay: {exc}\n")
         return 64
-    dead_index, horizon = (read_dead_letter_index(request.bootstrap, set(topics))
-                           if any(it.receipt is None for it in items) else (set(), 0))
+    if selection is not None:  # what is dead now was read off dlr.dead-letter: nothing to write there again
+        dead_index, horizon = selection.coordinates, 0
+    elif any(it.receipt is None for it in items):
+        dead_index, horizon = read_dead_letter_index(request.bootstrap, set(topics))
+    else:
+        dead_index, horizon = set(), 0
     result = plan(items, live, dead_index.__contains__, horizon)
     for emitted in result.emitted:
         out.write(json.dumps(records.to_json(emitted), ensure_ascii=False, separators=(",", ":")) + "\n")
@@ -511,7 +693,7 @@ def replay(request: Request, out: IO[str] | None = None, err: IO[str] | None = N
         written = {p: offset for (topic, p), offset in writer.last.items() if topic == FOLD_INPUT}
         if written and not failed:
             folded = wait_folded(request.bootstrap, written, request.wait)
-    s = summary(result, request.dry_run, folded)
+    s = summary(result, request.dry_run, folded, selection)
     out.write(json.dumps(s, separators=(",", ":")) + "\n")
     out.flush()
     err.write(summary_text(s) + "\n")

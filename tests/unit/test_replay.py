@@ -47,10 +47,13 @@ from streams.ops.replay import (
     Request,
     check,
     clip,
+    gone_text,
     offset_ranges,
     parse_offsets,
     parse_time,
     plan,
+    select,
+    source_ranges,
     summary,
     summary_text,
     time_ranges,
@@ -132,6 +135,8 @@ def test_check_the_range_options() -> None:
     check(request(from_time="2026-03-12", to_time="2026-03-13"), all_providers=True)
     check(request(from_offset="0"), all_providers=True)
     check(request(from_offset="0:5", to_offset="0:9"), all_providers=False)
+    check(request(from_time="-1d", dead_letters=True), all_providers=True)
+    check(request(from_time="-1d", to_time="-1h", dead_letters=True, mappings="map.toml"), all_providers=False)
     for kw, message in [({}, "give --from"), ({"to_time": "now"}, "--to needs --from"),
                         ({"to_offset": "5"}, "--to-offset needs"),
                         ({"from_time": "now", "from_offset": "0"}, "not both"),
@@ -139,7 +144,10 @@ def test_check_the_range_options() -> None:
                         ({"from_time": "now", "wait": -1.0}, "negative"),
                         ({"from_time": "yesterday"}, "not a time"),
                         ({"from_time": "now", "to_time": "x"}, "not a time"),
-                        ({"from_offset": "a"}, "not an offset"), ({"from_offset": "0", "to_offset": "-3"}, "negative")]:
+                        ({"from_offset": "a"}, "not an offset"), ({"from_offset": "0", "to_offset": "-3"}, "negative"),
+                        ({"dead_letters": True}, "--dead-letters needs --from TIME"),
+                        ({"dead_letters": True, "to_time": "now"}, "--dead-letters needs --from TIME"),
+                        ({"dead_letters": True, "from_offset": "0"}, "not offsets")]:
         with pytest.raises(ValueError, match=message):
             check(request(**kw), all_providers=True)
 
@@ -276,6 +284,70 @@ def test_summary() -> None:
     real = summary_text(summary(result, dry_run=False, folded=True))
     assert "folded by the workers" in real and "would" not in real
     assert "dead-lettered: 5 (4 already on dlr.dead-letter, 1 written)" in real
+    # per provider: what was read of its raw topic and what became of it
+    assert sum(c["read"] for c in s["providers"].values()) == s["read"]
+    assert {name: c["dead_lettered"] for name, c in s["providers"].items()} == dict.fromkeys(samples.all_lines(), 1)
+    vonage_counts = s["providers"]["vonage"]
+    assert (f"  vonage: {vonage_counts['read']} read, {vonage_counts['news']} news, 1 dead-lettered"
+            in text.splitlines())
+    assert "dead_letters" not in s and "dead letters on" not in text  # only with --dead-letters
+
+
+# ---- --dead-letters: the raw records a range of dead letters points to ------------------
+
+
+def letter(stage: str, topic: str, partition: int, offset: int) -> dict[str, object]:
+    return {"stage": stage, "source_topic": topic, "source_partition": partition, "source_offset": offset}
+
+
+def test_select_takes_the_normalize_dead_letters_of_the_chosen_raw_topics_once() -> None:
+    smpp, vonage_topic = raw_topic("smpp"), raw_topic("vonage")
+    chosen = select([
+        letter("normalize", smpp, 1, 7),
+        letter("normalize", smpp, 1, 7),  # dead-lettered twice (a batch read again): replayed once
+        letter("normalize", smpp, 0, 3),
+        None,  # not a DeadLetter record
+        letter("fold", smpp, 2, 9),  # a receipt the fold could not take: no mapping changes that
+        letter("fold", "dlr-streams-receipts-repartition", 2, 9),
+        letter("normalize", vonage_topic, 0, 1),  # --provider smpp
+    ], {smpp})
+    assert chosen.coordinates == {(smpp, 1, 7), (smpp, 0, 3)}
+    assert (chosen.read, chosen.unreadable) == (7, 1)
+    assert chosen.skipped == {"stage fold": 2, f"from {vonage_topic}": 1}
+
+
+def test_source_ranges_read_only_near_the_wanted_offsets_and_name_those_gone() -> None:
+    a, b = raw_topic("smpp"), raw_topic("vonage")
+    marks = {(a, 0): (100, 5000), (a, 1): (0, 50), (b, 0): (0, 10)}
+    wanted = [(a, 0, 120), (a, 0, 110), (a, 0, 130), (a, 0, 4000), (a, 0, 20), (a, 1, 49), (b, 0, 10),
+              (b, 3, 1), (a, 0, 110)]
+    passes, gone = source_ranges(wanted, marks, max_gap=1000)
+    assert passes == [[PartitionRange(a, 0, 110, 131), PartitionRange(a, 1, 49, 50)],  # one range per partition
+                      [PartitionRange(a, 0, 4000, 4001)]]  # far away: a second pass, not 3,870 records more
+    # offset 20 is below the oldest kept (retention), 10 is not written yet, partition 3 does not exist
+    assert gone == [(a, 0, 20), (b, 0, 10), (b, 3, 1)]
+    assert source_ranges([], marks) == ([], [])
+    read = {(r.topic, r.partition, o) for ranges in passes for r in ranges for o in range(r.start, r.end)}
+    assert set(wanted) - set(gone) <= read
+    text = gone_text(gone, limit=2)
+    assert text == ("3 dead letter(s) point to raw records no longer on their topic (retention): dlr.raw.smpp 0:20, "
+                    "dlr.raw.vonage 0:10 and 1 more; not replayed")
+
+
+def test_a_dead_letter_replay_reports_what_it_read_off_the_dead_letter_topic() -> None:
+    items = raw_items({"smpp": samples.all_lines()["smpp"]})
+    coordinates = {it.coordinates for it in items if it.receipt is None}
+    chosen = select([letter("normalize", *c) for c in coordinates] + [letter("fold", raw_topic("smpp"), 0, 99)],
+                    {raw_topic("smpp")})
+    chosen.gone = []
+    replayed = [it for it in items if it.coordinates in chosen.coordinates]
+    result = plan(replayed, {}, chosen.coordinates.__contains__, 0)
+    s = summary(result, dry_run=True, folded=None, selection=chosen)
+    assert s["dead_letters"] == {"read": 2, "replayed": 1, "skipped": {"stage fold": 1}, "unreadable": 0, "gone": 0}
+    assert (s["read"], s["dead_lettered"], s["dead_letters_new"]) == (1, 1, 0)  # still dead: on the topic already
+    assert s["providers"] == {"smpp": {"read": 1, "receipts": 0, "news": 0, "dead_lettered": 1}}
+    assert ("  from 2 dead letters on dlr.dead-letter: 1 raw records replayed (not replayed: 0 gone, 0 unreadable, "
+            "1 stage fold)") in summary_text(s).splitlines()
 
 
 # ---- progress --------------------------------------------------------------
