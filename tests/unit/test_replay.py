@@ -335,8 +335,12 @@ def test_source_ranges_read_only_near_the_wanted_offsets_and_name_those_gone() -
 
 
 def test_a_dead_letter_replay_reports_what_it_read_off_the_dead_letter_topic() -> None:
-    items = raw_items({"smpp": samples.all_lines()["smpp"]})
+    items = raw_items({"smpp": [
+        b"id:D1 sub:001 dlvrd:001 submit date:2603120900 done date:2603120901 stat:DELIVRD err:000 text:",
+        b"id:D2 sub:001 dlvrd:000 submit date:2603120900 done date:2603120901 stat:DND_REJECTED err:000 text:",
+    ]})
     coordinates = {it.coordinates for it in items if it.receipt is None}
+    assert len(coordinates) == 1
     chosen = select([letter("normalize", *c) for c in coordinates] + [letter("fold", raw_topic("smpp"), 0, 99)],
                     {raw_topic("smpp")})
     chosen.gone = []
