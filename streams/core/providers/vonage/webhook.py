@@ -1,5 +1,6 @@
 """Vonage's webhook at /dlr/vonage: the SMS API's delivery receipt as a GET
-query or a POST (JSON or form). Vonage wants a 200 OK
+query or a POST (JSON or form), and the Messages API's message status as a
+JSON POST (parse.py tells them apart). Vonage wants a 200 OK
 (developer.vonage.com/messaging/sms/guides/delivery-receipts).
 
 Signatures, checked when DLR_SECRET_VONAGE is set:
@@ -11,10 +12,16 @@ Signatures, checked when DLR_SECRET_VONAGE is set:
   secret and takes MD5, the HMAC methods (md5, sha1, sha256, sha512) use the
   secret as key; hex, any case. The method is the account's choice, hence
   DLR_VONAGE_SIGNATURE_METHOD.
-- Messages API signed webhooks (developer.vonage.com/messages/concepts/
-  signed-webhooks): `Authorization: Bearer <JWT HS256 signed with the signature
-  secret>` whose `payload_hash` claim is the SHA-256 of the body. The header
-  is never kept in the envelope (a credential).
+- Messages API signed webhooks (https://developer.vonage.com/en/messages/
+  concepts/signed-webhooks): inbound messages and message status callbacks
+  carry `Authorization: Bearer <JWT signed with the signature secret>`, HS256
+  whatever the dashboard's signature method ("SHA-256 is always used"), whose
+  claims include `api_key` (which account's secret signed it) and
+  `payload_hash`, the hex SHA-256 of the body, checked here too (the page
+  calls that optional over HTTPS; it is what ties the token to this body).
+  The header is never kept in the envelope (a credential). The page warns
+  that on an internal error Vonage may send a callback unsigned, and retries
+  it on a 5xx; it is refused here like any unsigned request.
 """
 
 from __future__ import annotations
@@ -66,12 +73,17 @@ def params(incoming: Incoming) -> dict[str, str]:
 
 def verify(incoming: Incoming, secret: str, method: str = "md5hash") -> None:
     """None for a good signature; SignatureError for a bad or missing one."""
-    given = params(incoming)
+    authorization = incoming.headers.get("authorization")
+    try:
+        given = params(incoming)
+    except SignatureError:
+        if authorization is None:
+            raise
+        given = {}  # a JWT signs the body's bytes, read or not: its payload_hash decides
     if "sig" in given:
         if not same_hex(given["sig"], signature(given, secret, method)):
             raise SignatureError("vonage sig does not match the parameters")
         return
-    authorization = incoming.headers.get("authorization")
     if authorization is None:
         raise SignatureError("missing vonage sig parameter (or Authorization JWT)")
     if incoming.method != "POST":
