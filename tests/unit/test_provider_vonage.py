@@ -1,5 +1,7 @@
-"""Vonage SMS receipts, GET and JSON: every status and err-code, scts and its zone,
-the time fallbacks, price and client-ref, errors, the sample file."""
+"""Vonage SMS API receipts, GET and JSON: every status and err-code, scts and its zone,
+the time fallbacks and what is tolerated (each named in warnings), price and client-ref,
+what is still a dead letter, the deployment's overrides, the sample file. The Messages
+API's status webhooks are in test_provider_vonage_messages.py."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from streams.core.mappings import Mappings
 from streams.core.model import ErrorCategory, Receipt, ReceiptError, Status, is_final_everywhere, micros
 from streams.core.providers import Options
 from streams.core.providers.vonage import parse as vonage
@@ -161,16 +164,107 @@ def test_without_scts_message_timestamp_is_utc_whatever_the_zone() -> None:
 def test_then_the_signed_unix_timestamp_then_received_at() -> None:
     r = vonage.parse(post(scts=None, **{"message-timestamp": None, "timestamp": "1773306851"}), OPTS)
     assert (r.event_time, r.raw_time) == (utc(2026, 3, 12, 9, 14, 11), "1773306851")
+    assert r.warnings == ("scts: missing; event time from timestamp",)
     r = vonage.parse(post(scts=None, **{"message-timestamp": None}), OPTS)
     assert (r.event_time, r.raw_time) == (RECEIVED, None)
+    assert r.warnings == ("scts: missing; event time from the received time",)
     assert reason(get(scts=None, **{"message-timestamp": None}), Options()) == (
-        "no time in receipt and no received_at in options")
+        "scts missing, and no received time to fall back on")
+
+
+def test_scts_that_reads_fine_is_all_that_is_read() -> None:
+    # The fast path: the fallbacks are not even looked at (no warning about them).
+    r = vonage.parse(get(**{"message-timestamp": "garbage", "timestamp": "soon"}), OPTS)
+    assert (r.event_time, r.raw_time, r.warnings) == (utc(2026, 3, 12, 9, 14), "2603120914", ())
+
+
+@pytest.mark.parametrize(
+    ("scts", "quoted"),
+    [("18102513", "'18102513'"), ("261312091", "'261312091'"), ("2613120914", "'2613120914'"),
+     ("\uff12" * 10, repr("\uff12" * 10)), ("2603120914Z", "'2603120914Z'")],
+)
+def test_an_unreadable_scts_falls_back_to_message_timestamp(scts: str, quoted: str) -> None:
+    # The issue's case: scts is not a date, message-timestamp is. The id and status are
+    # clear, so the receipt stands, with message-timestamp's time and a note of why.
+    r = vonage.parse(get(scts=scts), OPTS)
+    assert (r.status, r.event_time, r.raw_time) == (
+        Status.DELIVERED, utc(2026, 3, 12, 9, 14, 11), "2026-03-12 09:14:11")
+    assert r.warnings == (f"scts: unreadable {quoted}; event time from message-timestamp",)
+
+
+def test_each_unreadable_time_is_noted_on_the_way_down() -> None:
+    r = vonage.parse(post(scts={"when": 1}, **{"message-timestamp": "2026-03-12T09:14:11Z", "timestamp": "soon"}), OPTS)
+    assert (r.event_time, r.raw_time) == (RECEIVED, None)
+    assert r.warnings == (
+        "scts: not text {'when': 1}, ignored",
+        "message-timestamp: unreadable '2026-03-12T09:14:11Z', ignored",
+        "timestamp: unreadable 'soon', ignored",
+        "scts: missing; event time from the received time",
+    )
 
 
 def test_price_and_reference_are_optional() -> None:
     r = vonage.parse(get(price=None, **{"client-ref": None}), OPTS)
-    assert (r.price, r.reference) == (None, None)
+    assert (r.price, r.reference, r.warnings) == (None, None, ())
     assert vonage.parse(post(price=0.0333), OPTS).price == "0.0333"
+
+
+@pytest.mark.parametrize(
+    ("changes", "warning"),
+    [
+        ({"price": "0,0333"}, "price: not a decimal '0,0333', ignored"),
+        ({"price": "-0.03"}, "price: not a decimal '-0.03', ignored"),
+        ({"price": {"EUR": "0.0333"}}, "price: not text {'EUR': '0.0333'}, ignored"),
+        ({"price": True}, "price: not text True, ignored"),
+    ],
+)
+def test_an_unreadable_price_is_null_and_noted(changes: dict[str, Any], warning: str) -> None:
+    r = vonage.parse(post(**changes), OPTS)
+    assert (r.status, r.message_id, r.price, r.warnings) == (Status.DELIVERED, MID, None, (warning,))
+
+
+def test_an_unreadable_reference_is_null_and_noted() -> None:
+    r = vonage.parse(post(**{"client-ref": ["order-88412"]}), OPTS)
+    assert (r.reference, r.warnings) == (None, ("client-ref: not text ['order-88412'], ignored",))
+
+
+@pytest.mark.parametrize(
+    ("err", "code", "warning"),
+    [
+        ("17", "17", "err-code: unknown '17', kept without a category"),
+        (-1, "-1", "err-code: unknown '-1', kept without a category"),
+        (1.5, "1.5", "err-code: unknown '1.5', kept without a category"),
+        ({"code": 2}, None, "err-code: not text {'code': 2}, ignored"),
+    ],
+)
+def test_an_unknown_or_unreadable_err_code_does_not_sink_the_receipt(err: object, code: str | None,
+                                                                     warning: str) -> None:
+    r = vonage.parse(post(status="failed", **{"err-code": err}), OPTS)
+    assert (r.status, r.final, r.error_code, r.error_category, r.retryable) == (
+        Status.UNDELIVERED, True, code, None, None)
+    assert r.warnings == (warning,)
+
+
+def test_no_err_code_changes_what_the_word_says() -> None:
+    # Expiry is its own word on the SMS API; err-code 1 "Unknown" is a failure of unknown
+    # cause ("Message was not delivered and no cause could be determined"), not an unknown outcome.
+    for word, status in (("failed", Status.UNDELIVERED), ("rejected", Status.REJECTED)):
+        for code in ERRORS:
+            assert vonage.parse(get(status=word, **{"err-code": code}), OPTS).status is status
+    assert vonage.parse(get(status="expired", **{"err-code": "1"}), OPTS).status is Status.EXPIRED
+
+
+def test_the_deployments_mappings_come_first() -> None:
+    mappings = Mappings(statuses={"vonage": {"enroute": (Status.SENT, False), "failed": (Status.EXPIRED, True)}},
+                        errors={"vonage": {"17": (ErrorCategory.NETWORK, None), "2": (ErrorCategory.GENERIC, False)}})
+    options = Options(received_at=RECEIVED, mappings=mappings)
+    r = vonage.parse(get(status="ENROUTE"), options)
+    assert (r.status, r.final, r.provider_status) == (Status.SENT, False, "enroute")
+    r = vonage.parse(get(status="failed", **{"err-code": "17"}), options)
+    assert (r.status, r.error_code, r.error_category, r.retryable, r.warnings) == (
+        Status.EXPIRED, "17", ErrorCategory.NETWORK, True, ())
+    assert vonage.parse(get(status="failed", **{"err-code": "2"}), options).error_category is ErrorCategory.GENERIC
+    assert reason(get(status="enroute")) == "unknown vonage status 'enroute'"  # without them
 
 
 def test_no_phone_number_or_sender_is_kept() -> None:
@@ -190,20 +284,13 @@ def test_no_phone_number_or_sender_is_kept() -> None:
         (get(messageId=None), "missing field 'messageId'"),
         (post(messageId=" "), "missing field 'messageId'"),
         (post(messageId={"id": 1}), "field 'messageId' is a dict, expected text"),
+        (post(message_uuid="aaaaaaaa-bbbb-4ccc-8ddd-0123456789ab"),
+         "both messageId (SMS API) and message_uuid (Messages API): which message is it?"),
         (get(status=None), "missing field 'status'"),
+        (post(status=["delivered"]), "field 'status' is a list, expected text"),
+        # The Messages API's word: an SMS API receipt never carries it.
         (get(status="submitted"), "unknown vonage status 'submitted'"),
         (post(status="DELIVRD"), "unknown vonage status 'DELIVRD'"),
-        (get(**{"err-code": "17"}), "unknown vonage error code '17'"),
-        (post(**{"err-code": -1}), "unknown vonage error code '-1'"),
-        (post(**{"err-code": 1.5}), "unknown vonage error code '1.5'"),
-        (get(scts="18102513"), "invalid scts '18102513': expected YYMMDDHHMM"),
-        (get(scts="261312091"), "invalid scts '261312091': expected YYMMDDHHMM"),
-        (get(scts="2613120914"), "invalid time '2613120914'"),
-        (get(scts="\uff12" * 10), "invalid scts"),
-        (get(scts=None, **{"message-timestamp": "2026-03-12T09:14:11Z"}), "invalid time"),
-        (post(scts=None, **{"message-timestamp": None, "timestamp": "soon"}), "invalid unix time 'soon'"),
-        (get(price="0,0333"), "invalid vonage price '0,0333'"),
-        (get(price="-0.03"), "invalid vonage price '-0.03'"),
         (b"messageId=1A00&status", "invalid query string"),
         (b"id:1A00 sub:001 dlvrd:001 submit date:2603120914 done date:2603120914 stat:DELIVRD err:000",
          "vonage sends no SMPP receipt text"),
@@ -240,6 +327,17 @@ def test_arbitrary_bytes(payload: bytes) -> None:
 @given(st.dictionaries(st.sampled_from(FIELDS), values), st.booleans())
 def test_arbitrary_json_objects(body: dict[str, Any], received: bool) -> None:
     must_be_receipt_or_reason(json.dumps(body).encode(), OPTS if received else Options())
+
+
+@settings(max_examples=400)
+@given(st.dictionaries(st.sampled_from(FIELDS[2:]), values), st.sampled_from(list(STATUSES)), st.booleans())
+def test_a_clear_id_and_status_is_never_sunk_by_the_rest(rest: dict[str, Any], word: str, as_query: bool) -> None:
+    body = {**rest, "messageId": MID, "status": word}
+    if as_query:
+        body = {k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()}
+    r = vonage.parse(urlencode(body).encode() if as_query else json.dumps(body).encode(), OPTS)
+    assert (r.message_id, r.status, r.provider_status) == (MID, STATUSES[word][0], word)
+    assert all(w.split(":", 1)[0] in FIELDS for w in r.warnings)
 
 
 @settings(max_examples=400)

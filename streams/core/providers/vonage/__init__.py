@@ -1,4 +1,5 @@
-"""Vonage (Nexmo) SMS API delivery receipts: a GET query or a POST, JSON or form.
+"""Vonage (Nexmo): the SMS API's delivery receipts (a GET query or a POST, JSON
+or form) and the Messages API's status webhooks (a JSON POST), on one endpoint.
 
 The parser and its tables are in parse.py, the webhook and its signature in
 webhook.py, the generator in generate.py, sample receipts in samples.txt."""

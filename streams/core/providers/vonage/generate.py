@@ -1,5 +1,7 @@
 """Generated Vonage receipts for the benches and tests: the SMS API's delivery
-receipt as JSON (Nexmo/api-specification definitions/sms.yml, DeliveryReceipt)."""
+receipt as JSON (Nexmo/api-specification definitions/sms.yml, DeliveryReceipt).
+The Messages API's status webhooks are not generated: the benches, the fuzz and
+restart tests read these payloads' SMS API fields (messageId, client-ref)."""
 
 from __future__ import annotations
 
