@@ -356,7 +356,9 @@ def test_sample_lines_all_parse_but_the_one_unknown_status() -> None:
             parsed.append(vonage.parse(line, OPTS))
         except ReceiptError as exc:
             failed.append(str(exc))
-    assert failed == ["unknown vonage status 'submitted'"]
+    # The bad line: an SMPP stat word (ENROUTE) that Vonage's SMS API never sends. Not
+    # "submitted", a real status of the Messages API's.
+    assert failed == ["unknown vonage status 'enroute'"]
     # What the sample is for: both forms, a duplicate, a failure with a code,
     # and a final that arrives before a transient of the same message.
     assert any(line.startswith(b"{") for line in lines) and any(b"&messageId=" in line for line in lines)
