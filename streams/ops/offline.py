@@ -24,36 +24,34 @@ def dump(obj: dict[str, Any], out: IO[str]) -> None:
 
 
 def normalize(provider: str, source: IO[bytes], out: IO[str], options: providers.Options) -> int:
-    parse = providers.parser(provider)
+    """One JSON line per receipt (a line of a batch provider may hold
+    several), and one error line, with the input line's number, per report
+    that cannot be read."""
     failed = 0
     for number, line in enumerate(lines(source), 1):
-        try:
-            receipt = parse(line, options)
-        except ReceiptError as exc:
-            failed += 1
-            dump({"line": number, "error": str(exc)}, out)
-            continue
-        except Exception as exc:  # a parser bug: still a reason on its line
-            failed += 1
-            dump({"line": number, "error": f"{provider} parser failed: {exc!r}"}, out)
-            continue
-        dump(to_json(receipt), out)
+        for result in providers.normalize_all(provider, line, options):
+            if isinstance(result, ReceiptError):
+                failed += 1
+                dump({"line": number, "error": str(result)}, out)
+            else:
+                dump(to_json(result), out)
     return 1 if failed else 0
 
 
 def fold_raw(lines: dict[str, list[bytes]]) -> tuple[dict[str, MessageState], list[Emitted], int]:
     """Raw receipts per provider, normalized and folded offline: what the stream
     must produce for them. Returns the states, what the fold emits, and how many
-    lines are bad (dead letters in the stream)."""
+    reports are bad (dead letters in the stream)."""
     receipts: list[Receipt] = []
     bad = 0
     options = providers.Options(received_at=0)
     for provider, provider_lines in lines.items():
         for line in provider_lines:
-            try:
-                receipts.append(providers.normalize(provider, line, options))
-            except ReceiptError:
-                bad += 1
+            for result in providers.normalize_all(provider, line, options):
+                if isinstance(result, ReceiptError):
+                    bad += 1
+                else:
+                    receipts.append(result)
     states, emitted = fold_all(receipts)
     return states, emitted, bad
 

@@ -6,7 +6,6 @@ import sys
 from typing import IO
 
 from streams.core import providers
-from streams.core.model import ReceiptError
 from streams.kafka.admin import client_config, ensure_topics
 from streams.ops.offline import lines
 from streams.serde import envelope
@@ -18,10 +17,8 @@ def message_key(provider: str, line: bytes, options: providers.Options) -> bytes
     receipts of one message share a raw partition and keep their order.
     A line that does not parse is still written (keyless) and dead-lettered
     by the worker, where an operator sees it."""
-    try:
-        return providers.normalize(provider, line, options).message_key.encode()
-    except ReceiptError:
-        return None
+    key = providers.message_key(provider, line, options)
+    return None if key is None else key.encode()
 
 
 def produce(bootstrap: str, provider: str, source: IO[bytes], partitions: int) -> int:

@@ -379,13 +379,13 @@ def rebuild(request: Request, out: IO[str] | None = None, err: IO[str] | None = 
             if lossy.get((record.topic, record.partition)) == record.offset:
                 provider = record.topic.removeprefix(RAW_PREFIX)
                 edges[provider] = max(edges.get(provider, 0), record.timestamp_ms)
-            receipt = steps.normalize_raw(record, options).receipt
             outcome.read += 1
-            if receipt is not None:
-                outcome.receipts += 1
-                fold_into(new, (receipt,))
-            else:
-                outcome.dead += 1
+            for item in steps.normalize_raw(record, options):  # one per report
+                if item.receipt is not None:
+                    outcome.receipts += 1
+                    fold_into(new, (item.receipt,))
+                else:
+                    outcome.dead += 1
             bar.add()
 
         client = consumer(bootstrap)

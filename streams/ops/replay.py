@@ -172,7 +172,7 @@ def time_ranges(topic: str, marks: Mapping[int, tuple[int, int]], start: Mapping
 Coordinates = tuple[str, int, int]  # raw topic, partition, offset
 
 # The stages whose dead letters a replay can turn into receipts: those written
-# when normalizing a raw record failed (streams.worker.steps.normalize_receipt).
+# when normalizing a raw record failed (streams.worker.steps.normalize_receipts).
 # A fold-stage dead letter is a receipt the fold could not take or a stored
 # state it could not read: no mapping changes that, and its source may be the
 # repartition topic, which is not a raw topic.
@@ -638,7 +638,7 @@ def replay(request: Request, out: IO[str] | None = None, err: IO[str] | None = N
 
         def normalize(record: RawRecord) -> None:
             if wanted is None or (record.topic, record.partition, record.offset) in wanted:
-                items.append(steps.normalize_raw(record, options))
+                items.extend(steps.normalize_raw(record, options))
             bar.add()
 
         for ranges in passes:

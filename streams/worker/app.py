@@ -196,19 +196,20 @@ def _normalize_agent(app: faust.App, provider: str, options: providers.Options, 
         receipt (or a dead letter) into the outbox; what to fold here."""
         here: list[Item] = []
         for event in events:
-            result = steps.normalize_receipt(provider, event.value, steps.source_of(event), options)
-            out = result.out
-            await outbox.send(out.topic, out.key, out.value)  # the canonical receipt, or a dead letter
-            metrics.normalized(provider, out.topic == DEAD_LETTER, result.receipt)
-            if result.receipt is None or out.key is None:
-                continue
-            if event.message.partition == partition_for(out.key, partitions):
-                # Already on the partition that holds this message's state
-                # (gateways key raw records by message key): fold here, no
-                # second trip through the broker.
-                here.append(Item(out.key, result.receipt, None, event))
-            else:
-                await outbox.send(REPARTITION, out.key, out.value)
+            # One receipt per report (a batch at some providers), or dead letters.
+            for result in steps.normalize_receipts(provider, event.value, steps.source_of(event), options):
+                out = result.out
+                await outbox.send(out.topic, out.key, out.value)  # the canonical receipt, or a dead letter
+                metrics.normalized(provider, out.topic == DEAD_LETTER, result.receipt)
+                if result.receipt is None or out.key is None:
+                    continue
+                if event.message.partition == partition_for(out.key, partitions):
+                    # Already on the partition that holds this message's state
+                    # (gateways key raw records by message key): fold here, no
+                    # second trip through the broker.
+                    here.append(Item(out.key, result.receipt, None, event))
+                else:
+                    await outbox.send(REPARTITION, out.key, out.value)
         return here
 
     async def agent(stream: faust.StreamT[bytes]) -> None:

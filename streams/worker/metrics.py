@@ -53,7 +53,7 @@ class Histogram:
 
 class Metrics:
     def __init__(self) -> None:
-        self.receipts_in: Counter[str] = Counter()  # raw records read, by provider
+        self.receipts_in: Counter[str] = Counter()  # raw receipts read (a batch post: one per report), by provider
         self.normalized_ok: Counter[str] = Counter()  # of those, normalized into receipts
         self.dead_lettered: Counter[tuple[str, str]] = Counter()  # (stage, provider); fold: provider ""
         self.emitted_by_topic: Counter[str] = Counter()
@@ -76,8 +76,9 @@ class Metrics:
         GCCollector(registry=self.registry)
 
     def normalized(self, provider: str, dead: bool, receipt: Receipt | None = None) -> None:
-        """One raw record read; `receipt`: what it normalized into, counted by
-        its error category when it carries one."""
+        """One raw receipt read (a report: a batch post has several);
+        `receipt`: what it normalized into, counted by its error category
+        and by what its parser tolerated."""
         self.receipts_in[provider] += 1
         if dead:
             self.dead_lettered["normalize", provider] += 1
@@ -134,7 +135,8 @@ class _Collector(Collector):
                 family.add_metric(list(label_values), value)
             return family
 
-        yield counter("dlr_receipts_in_total", "Raw receipts read from dlr.raw.<provider>.", ["provider"],
+        yield counter("dlr_receipts_in_total",
+                      "Raw receipts read from dlr.raw.<provider> (one per report of a batch post).", ["provider"],
                       (((p,), n) for p, n in sorted(m.receipts_in.items())))
         yield counter("dlr_normalized_total", "Raw receipts normalized onto dlr.receipts.", ["provider"],
                       (((p,), n) for p, n in sorted(m.normalized_ok.items())))

@@ -80,13 +80,19 @@ class Normalized:
     receipt: Receipt | None = None
 
 
-def normalize(provider: str, value: bytes | None, src: Source, options: providers.Options) -> Out:
-    """A raw topic record -> a receipt for dlr.receipts keyed by message key, or a dead letter."""
-    return normalize_receipt(provider, value, src, options).out
+def normalize(provider: str, value: bytes | None, src: Source, options: providers.Options) -> list[Out]:
+    """A raw topic record -> its receipts for dlr.receipts keyed by message key,
+    and a dead letter for each report that cannot be read."""
+    return [n.out for n in normalize_receipts(provider, value, src, options)]
 
 
-def normalize_receipt(provider: str, value: bytes | None, src: Source, options: providers.Options) -> Normalized:
-    """As `normalize`, keeping the decoded receipt for folding on the spot."""
+def normalize_receipts(provider: str, value: bytes | None, src: Source, options: providers.Options
+                       ) -> list[Normalized]:
+    """As `normalize`, keeping each decoded receipt for folding on the spot.
+    One raw record is one report at most providers and a batch at some
+    (Infobip): a bad report is a dead letter of its own (with the whole
+    original record and the report's number in the reason), and never costs
+    its good siblings."""
     payload = None
     try:
         env = envelope.read(value, src.timestamp_us)
@@ -95,18 +101,22 @@ def normalize_receipt(provider: str, value: bytes | None, src: Source, options: 
             raise ReceiptError(f"envelope for provider {env['provider']!r} on {provider}'s raw topic")
         # Per record: its own received time; the deployment's zones and mappings (DLR_MAPPINGS).
         options = providers.Options(zones=options.zones, received_at=env["received_at"], mappings=options.mappings)
-        receipt = providers.normalize(provider, payload, options)
     except ReceiptError as exc:
-        return Normalized(dead_letter(src, value, str(exc), "normalize", provider, payload))
+        return [Normalized(dead_letter(src, value, str(exc), "normalize", provider, payload))]
     encode = encoders.in_use().receipt
-    out = Out(RECEIPTS, receipt.message_key.encode(), encode(receipt))
-    return Normalized(out, receipt)
+    out: list[Normalized] = []
+    for result in providers.normalize_all(provider, payload, options):
+        if isinstance(result, ReceiptError):
+            out.append(Normalized(dead_letter(src, value, str(result), "normalize", provider, payload)))
+        else:
+            out.append(Normalized(Out(RECEIPTS, result.message_key.encode(), encode(result)), result))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
 class NormalizedRecord:
-    """A raw topic record and what the current code makes of it: the offline
-    tools' unit (`dlr replay`, `dlr rebuild`)."""
+    """A raw topic record, or one report of it, and what the current code
+    makes of it: the offline tools' unit (`dlr replay`, `dlr rebuild`)."""
 
     topic: str
     partition: int
@@ -120,13 +130,13 @@ class NormalizedRecord:
         return self.topic, self.partition, self.offset
 
 
-def normalize_raw(record: RawRecord, options: providers.Options) -> NormalizedRecord:
+def normalize_raw(record: RawRecord, options: providers.Options) -> list[NormalizedRecord]:
     """A record read off a raw topic (streams.kafka.clients.read_raw), normalized
-    as the worker does: `normalize_receipt` with its provider and source."""
+    as the worker does: `normalize_receipts` with its provider and source, one
+    item per report."""
     src = Source(record.topic, record.partition, record.offset, record.key, record.timestamp_ms * 1000)
-    result = normalize_receipt(record.topic.removeprefix(RAW_PREFIX), record.value, src, options)
-    return NormalizedRecord(record.topic, record.partition, record.offset, record.timestamp_ms, result.out,
-                            result.receipt)
+    return [NormalizedRecord(record.topic, record.partition, record.offset, record.timestamp_ms, n.out, n.receipt)
+            for n in normalize_receipts(record.topic.removeprefix(RAW_PREFIX), record.value, src, options)]
 
 
 def decode_state(value: bytes | None) -> MessageState | None:

@@ -51,17 +51,17 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 SETTLE = 2.0  # seconds for a stray record to show up after the command said it is done
 
-# The mapping change: "submitted" was unknown (a dead letter) and means SENT now;
+# The mapping change: "enroute" was unknown (a dead letter) and means SENT now;
 # "failed" meant UNDELIVERED and means EXPIRED now, a lower rank.
-MAPPING_CHANGE = {"submitted": (Status.SENT, False), "failed": (Status.EXPIRED, True)}
+MAPPING_CHANGE = {"enroute": (Status.SENT, False), "failed": (Status.EXPIRED, True)}
 SITECUSTOMIZE = """\
 from streams.core.model import Status
 from streams.core.providers.vonage import parse as vonage
 
-vonage.STATUSES["submitted"] = (Status.SENT, False)
+vonage.STATUSES["enroute"] = (Status.SENT, False)
 vonage.STATUSES["failed"] = (Status.EXPIRED, True)
 """
-SUBMITTED = "vonage:1A0000000F3C2CA0"  # only a "submitted" receipt in the samples
+SUBMITTED = "vonage:1A0000000F3C2CA0"  # only an "enroute" receipt in the samples
 FAILED = "vonage:1A0000000F3C2B8E"  # accepted, buffered, failed in the samples
 
 
@@ -306,7 +306,7 @@ def test_replay_after_a_mapping_change_emits_exactly_the_corrections(
     predicted = dry.of_type("status_change", "charge_change")
     assert [{k: c[k] for k in expected} for c in predicted] == [expected]
     s = dry.summary
-    # the submitted receipt is news; the failed one set UNDELIVERED and means EXPIRED now: stale, for a rebuild
+    # the enroute receipt is news; the failed one set UNDELIVERED and means EXPIRED now: stale, for a rebuild
     assert (s["changed"], s["news"], s["stale"], s["newly_dead"]) == (2, 1, 1, 0)
     assert (s["status_changes"], s["charge_changes"], s["receipts_written"]) == (1, 0, 0)
     assert s["dead_lettered"] == want.dead - 1 and "dlr rebuild --dry-run" in dry.stderr

@@ -160,9 +160,9 @@ def test_dlr_normalize_reads_the_mappings(tmp_path: Path, monkeypatch: pytest.Mo
 def test_the_workers_per_record_options_carry_the_mappings() -> None:
     value = envelope.make("smpp", DND, "test", received_at=1_773_306_000_000_000)
     record = RawRecord(raw_topic("smpp"), 0, 5, None, value, 1_773_306_000_000)
-    dead = steps.normalize_raw(record, providers.Options())
+    [dead] = steps.normalize_raw(record, providers.Options())
     assert dead.receipt is None and dead.out.topic == "dlr.dead-letter"
-    mapped = steps.normalize_raw(record, providers.Options(mappings=load(GOOD, SOURCE)))
+    [mapped] = steps.normalize_raw(record, providers.Options(mappings=load(GOOD, SOURCE)))
     assert mapped.receipt is not None and mapped.receipt.status is Status.REJECTED
     assert mapped.receipt.event_time == 1_773_306_060_000_000  # its own done date: the rest of the options hold
 

@@ -197,7 +197,7 @@ def test_discover_refuses_what_is_not_a_provider_folder(tmp_path: Path, monkeypa
 
 def test_discover_finds_the_five() -> None:
     assert discover("streams.core.providers") == PROVIDERS
-    assert list(PROVIDERS) == ["gatewayapi", "labsmobile", "messente", "smpp", "vonage"]
+    assert list(PROVIDERS) == ["gatewayapi", "infobip", "labsmobile", "messente", "smpp", "vonage"]
 
 
 def parse(payload: bytes, options: providers.Options) -> Receipt:

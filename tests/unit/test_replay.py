@@ -181,7 +181,7 @@ def raw_items(lines: dict[str, list[bytes]]) -> list[Item]:
     for provider, provider_lines in lines.items():
         for offset, line in enumerate(provider_lines):
             value = envelope.make(provider, line, "test", received_at=T0)
-            out.append(steps.normalize_raw(RawRecord(raw_topic(provider), 0, offset, None, value, T0 // 1000), options))
+            out.extend(steps.normalize_raw(RawRecord(raw_topic(provider), 0, offset, None, value, T0 // 1000), options))
     return out
 
 
@@ -206,7 +206,7 @@ def test_a_replay_after_a_mapping_change_emits_exactly_what_the_fold_can_apply(
     lines = samples.all_lines()
     before = raw_items(lines)
     live = live_states(before)
-    monkeypatch.setitem(vonage.STATUSES, "submitted", (Status.SENT, False))  # was unknown: a dead letter
+    monkeypatch.setitem(vonage.STATUSES, "enroute", (Status.SENT, False))  # was unknown: a dead letter
     monkeypatch.setitem(vonage.STATUSES, "failed", (Status.EXPIRED, True))  # ranks below UNDELIVERED
     after = raw_items(lines)
     result = plan(after, live, dead_coordinates(before).__contains__, 0)
@@ -273,17 +273,17 @@ def test_summary() -> None:
     items = raw_items(samples.all_lines())
     unknown = next(it.coordinates for it in items if it.receipt is None)  # no dead letter for it yet
     result = plan(items, {}, lambda coordinates: coordinates != unknown, 0)
-    assert len(result.dead_letters) == 1 and result.dead == 5
+    assert len(result.dead_letters) == 1 and result.dead == len(samples.all_lines())  # one bad line each
     s = summary(result, dry_run=True, folded=None)
     assert s["type"] == "summary" and s["receipts_written"] == 0 and s["dead_letters_written"] == 0
     assert s["changed"] == s["news"] + s["newly_dead"] == len(result.write) + 1 and s["newly_dead"] == 1
     text = summary_text(s)
     assert "--dry-run" in text and "would be emitted" in text and f"status changes would be emitted: " \
         f"{result.status_changes}" in text
-    assert "dead-lettered: 5 (4 already on dlr.dead-letter, 1 would be written)" in text
+    assert "dead-lettered: 6 (5 already on dlr.dead-letter, 1 would be written)" in text
     real = summary_text(summary(result, dry_run=False, folded=True))
     assert "folded by the workers" in real and "would" not in real
-    assert "dead-lettered: 5 (4 already on dlr.dead-letter, 1 written)" in real
+    assert "dead-lettered: 6 (5 already on dlr.dead-letter, 1 written)" in real
     # per provider: what was read of its raw topic and what became of it
     assert sum(c["read"] for c in s["providers"].values()) == s["read"]
     assert {name: c["dead_lettered"] for name, c in s["providers"].items()} == dict.fromkeys(samples.all_lines(), 1)

@@ -16,7 +16,7 @@ SOURCE = steps.Source("dlr.raw.labsmobile", 2, 41, b"k", 1_700_000_000_000_000)
 def test_a_reason_quoting_a_huge_payload_is_cut_but_the_original_is_whole() -> None:
     payload = b'{"status":"' + b"x" * 1_000_000 + b'"}'  # not a LabsMobile query string
     value = envelope.make("labsmobile", payload, "test", received_at=1)
-    result = steps.normalize_receipt("labsmobile", value, SOURCE, providers.Options())
+    [result] = steps.normalize_receipts("labsmobile", value, SOURCE, providers.Options())
     assert result.receipt is None
     _, letter = codec.decode(result.out.value, expect="DeadLetter")
     assert letter["original"] == value

@@ -55,19 +55,19 @@ def run(lines: dict[str, list[bytes]]) -> tuple[list[steps.Out], dict[bytes, byt
     n = 0
     for provider, provider_lines in lines.items():
         for line in provider_lines:
-            result = steps.normalize_receipt(provider, line, SRC, OPTIONS)
-            outs.append(result.out)
-            if result.receipt is None or result.out.key is None:
-                continue
-            key = result.out.key
-            n += 1
-            if n % 2:
-                new, emitted = steps.fold_one(states.get(key), result.out.value, SRC)
-            else:
-                new, emitted = steps.fold_receipt(states.get(key), result.receipt, SRC)
-            outs += emitted
-            if new is not None:
-                states[key] = new
+            for result in steps.normalize_receipts(provider, line, SRC, OPTIONS):
+                outs.append(result.out)
+                if result.receipt is None or result.out.key is None:
+                    continue
+                key = result.out.key
+                n += 1
+                if n % 2:
+                    new, emitted = steps.fold_one(states.get(key), result.out.value, SRC)
+                else:
+                    new, emitted = steps.fold_receipt(states.get(key), result.receipt, SRC)
+                outs += emitted
+                if new is not None:
+                    states[key] = new
     return outs, states
 
 
@@ -139,7 +139,7 @@ def test_the_configured_registry_is_used_when_none_is_given(monkeypatch: pytest.
     resolved = encoders.in_use()
     assert resolved is encoders.in_use()  # resolved once
     assert f"{changelog(3)}-value" in client.subjects
-    out = steps.normalize(*_first_good(), SRC, OPTIONS)
+    [out] = steps.normalize(*_first_good(), SRC, OPTIONS)
     assert out.value[0] == 0 and out.topic == RECEIPTS
 
 

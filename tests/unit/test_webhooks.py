@@ -4,9 +4,8 @@ table, metrics text, readiness, consumer and fold lag, table recovery."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json

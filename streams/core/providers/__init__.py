@@ -1,5 +1,6 @@
-"""Providers: raw receipt bytes in, one canonical `Receipt` out, and all else
-that is particular to one provider.
+"""Providers: raw receipt bytes in, canonical `Receipt`s out (one per report:
+most providers post one, Infobip a batch), and all else that is particular
+to one provider.
 
 A provider is one folder here, `<name>/`, whose `__init__.py` declares
 `PROVIDER = Provider(...)` (see `_provider.py`): its parser (`parse.py`, the
@@ -27,7 +28,17 @@ from streams.core.providers._provider import Provider, ProviderSetting, Webhook
 from streams.core.providers._wire import Options
 
 __all__ = [
-    "PROVIDERS", "Options", "Provider", "ProviderSetting", "Webhook", "discover", "names", "normalize", "parser",
+    "PROVIDERS",
+    "Options",
+    "Provider",
+    "ProviderSetting",
+    "Webhook",
+    "discover",
+    "message_key",
+    "names",
+    "normalize",
+    "normalize_all",
+    "parser",
 ]
 
 
@@ -73,3 +84,35 @@ def normalize(provider: str, payload: bytes, options: Options | None = None) -> 
         raise
     except Exception as exc:  # a parser bug must still come out as a reason
         raise ReceiptError(f"{provider} parser failed: {type(exc).__name__}: {exc}") from exc
+
+
+def normalize_all(provider: str, payload: bytes, options: Options | None = None) -> list[Receipt | ReceiptError]:
+    """Every report of one raw receipt: a receipt or the error of that report
+    alone, so a bad report never costs its good siblings. One error when the
+    payload as a whole cannot be read. Raises nothing."""
+    try:
+        record = PROVIDERS[provider]
+    except KeyError:
+        return [ReceiptError(f"unknown provider {provider!r}")]
+    options = options or Options()
+    if record.parse_all is None:
+        try:
+            return [normalize(provider, payload, options)]
+        except ReceiptError as exc:
+            return [exc]
+    try:
+        return record.parse_all(payload, options)
+    except ReceiptError as exc:
+        return [exc]
+    except Exception as exc:  # a parser bug must still come out as a reason
+        return [ReceiptError(f"{provider} parser failed: {type(exc).__name__}: {exc}")]
+
+
+def message_key(provider: str, payload: bytes, options: Options | None = None) -> str | None:
+    """The message key a raw record is keyed by, so that the receipts of one
+    message share a raw partition and keep their order: its (first) report's,
+    or None when no report reads (the worker dead-letters it with the reason)."""
+    for result in normalize_all(provider, payload, options):
+        if not isinstance(result, ReceiptError):
+            return result.message_key
+    return None

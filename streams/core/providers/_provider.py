@@ -14,12 +14,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams.core.model import Receipt
+from streams.core.model import Receipt, ReceiptError
 from streams.core.providers._http import Incoming
 from streams.core.providers._wire import Options
 
 # parse(payload, options) -> Receipt, raising ReceiptError with the reason.
 Parse = Callable[[bytes, Options], Receipt]
+# parse_all(payload, options) -> one receipt or error per report, for
+# providers that post several reports at once (Infobip); raises ReceiptError
+# only when the payload as a whole cannot be read.
+ParseAll = Callable[[bytes, Options], list[Receipt | ReceiptError]]
 # signer(request, secret, settings) -> None, raising SignatureError; `settings`
 # holds the values of every setting the providers declare, by setting name.
 Signer = Callable[[Incoming, str, Mapping[str, str]], None]
@@ -88,7 +92,9 @@ class Provider:
     """One provider. `name` is its folder's name: the key of its receipts
     (`<name>:<message id>`), its raw topic (dlr.raw.<name>) and its endpoint
     (/dlr/<name>). `lifecycles` are the status words (with ":code" for an
-    error) of whole message lives, in the provider's words, for `generate`."""
+    error) of whole message lives, in the provider's words, for `generate`.
+    `parse_all`, for a provider whose one payload may hold several reports,
+    reads them all; `parse` then reads a payload of one."""
 
     name: str
     parse: Parse
@@ -96,6 +102,7 @@ class Provider:
     samples: Path
     generate: Generate
     lifecycles: tuple[tuple[str, ...], ...]
+    parse_all: ParseAll | None = None
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier() or self.name != self.name.lower() or self.name.startswith("_"):

@@ -28,7 +28,6 @@ from urllib.parse import parse_qsl
 from streams import settings
 from streams.core import providers
 from streams.core.mappings import MappingError
-from streams.core.model import ReceiptError
 from streams.core.providers import ProviderSetting
 from streams.core.providers._http import Incoming as Incoming  # re-exported: the request the edge reads
 from streams.serde import envelope
@@ -160,12 +159,10 @@ def _key_options() -> providers.Options:
 
 
 def record_key(provider: str, body: bytes) -> bytes | None:
-    """The raw record's key: the receipt's message key, or None when the
-    payload does not parse (the worker dead-letters it with the reason)."""
-    try:
-        return providers.normalize(provider, body, _key_options()).message_key.encode()
-    except ReceiptError:
-        return None
+    """The raw record's key: the message key of its (first) report, or None
+    when none parses (the worker dead-letters it with the reason)."""
+    key = providers.message_key(provider, body, _key_options())
+    return None if key is None else key.encode()
 
 
 def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
