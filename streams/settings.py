@@ -44,6 +44,10 @@ _ROWS = [
     Setting("max_body_bytes", "65536", "Largest webhook body accepted; a bigger one is refused with 413"),
     Setting("webhook_timeout", "4",
             "Seconds a webhook waits for Kafka to acknowledge a receipt before answering 503 (provider retries)"),
+    Setting("public_url", "",
+            "Base URL the providers call this worker at, e.g. https://dlr.example.com: with the request's path and "
+            "query, the URL Twilio's signature covers; empty: not known, and while DLR_SECRET_TWILIO is set "
+            "Twilio's callbacks are refused"),
     # Each provider's own (its webhook secret and what its check reads), from its record.
     *(Setting(d.name, d.default, d.help, d.secret) for p in PROVIDERS.values() for d in p.webhook.declared),
     Setting("state_version", "1",

@@ -67,7 +67,9 @@ def _defaults() -> dict[str, str]:
 @dataclass(frozen=True, slots=True)
 class WebhookConfig:
     """`secrets` by provider (only those set); `provider_settings` the values
-    of the settings the providers' checks read (PROVIDER_SETTINGS), by name."""
+    of the settings the providers' checks read (PROVIDER_SETTINGS), by name,
+    and, when DLR_PUBLIC_URL is set, `public_url`: the base URL the providers
+    call, for a check over the URL called (Twilio's)."""
 
     secrets: dict[str, str] = field(default_factory=dict)
     provider_settings: dict[str, str] = field(default_factory=_defaults)
@@ -89,6 +91,12 @@ class WebhookConfig:
             timeout = float(settings.get("webhook_timeout"))
         except ValueError:
             raise SystemExit(f"DLR_WEBHOOK_TIMEOUT={settings.get('webhook_timeout')!r} is not a number") from None
+        public_url = settings.get("public_url").strip()
+        if public_url:
+            if not public_url.lower().startswith(("https://", "http://")) or "?" in public_url or "#" in public_url:
+                raise SystemExit(f"DLR_PUBLIC_URL={public_url!r}: expected the base URL the providers call, "
+                                 "e.g. https://dlr.example.com")
+            values["public_url"] = public_url
         secrets = {}
         for name in SIGNED_PROVIDERS:
             secret = providers.PROVIDERS[name].webhook.secret
