@@ -16,7 +16,9 @@ outbound-message-status-in-status-callbacks). The fields read here:
   addition-of-rawdlrdonedate-to-delivered-and-undelivered-status-webhooks).
   It carries no zone ("the timezone offset varies between carrier partners"):
   it is read in the zone DLR_PROVIDER_ZONES gives twilio, UTC otherwise. No
-  other time is sent, so without it the event time is the received time (noted).
+  other time is sent, so without it the event time is the received time: the
+  documented shape of most callbacks (queued, sent), so not noted, as
+  Messente's legacy GET.
 
 Strict on what decides the outcome: the message id and the status word (one
 the table does not know is a ReceiptError, never a guess). Tolerant on the
@@ -153,12 +155,11 @@ def parse(payload: bytes, options: Options) -> Receipt:
         _wire.error(options, NAME, ERRORS, code, warnings, "ErrorCode"))
     done = fields.get("RawDlrDoneDate", "").strip() or None
     zone = options.zone(NAME)
-    # The common cases inline: a done date that reads, or none (the received time, noted).
+    # The common cases inline: a done date that reads, or none (the received time).
     when = None if done is None else _done_date_or_none(done, zone)
     if when is not None:
         event_time, raw_time = when, done
     elif done is None and options.received_at is not None:
-        warnings.append(_NO_DONE_DATE)
         event_time, raw_time = options.received_at, None
     else:
         event_time, raw_time = _wire.event_time(
@@ -178,8 +179,6 @@ def parse(payload: bytes, options: Options) -> Receipt:
     )
 
 
-# What _wire.event_time notes when a callback carries no RawDlrDoneDate.
-_NO_DONE_DATE = "RawDlrDoneDate: missing; event time from the received time"
 # The fields read; the others (To and From above all, with their escaped '+') are never unescaped.
 _READ = ("MessageSid", "SmsSid", "MessageStatus", "SmsStatus", "ErrorCode", "RawDlrDoneDate")
 
