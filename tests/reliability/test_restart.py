@@ -47,7 +47,8 @@ STATES = 100_000
 PROBES = 10_000  # messages asked after each restart
 FIRST_ID = 1_000_000
 DELIVERED = {"gatewayapi": "DELIVERED", "messente": "DELIVRD", "labsmobile": "Delivered", "vonage": "delivered",
-             "smpp": "DELIVRD"}
+             "smpp": "DELIVRD", "infobip": "DELIVERED_TO_HANDSET", "jasmin": "DELIVRD", "kannel": "1/DELIVRD",
+             "sinch": "Delivered", "twilio": "delivered"}
 
 
 def receipt_line(provider: str, mid: int, step: str, minutes: int) -> bytes:
@@ -67,11 +68,18 @@ def filler(n: int, rnd: random.Random) -> list[Raw]:
     return out
 
 
+def message_number(provider: str, message_id: str) -> int:
+    """The number the generator made `message_id` of (each provider's generate.py)."""
+    if provider == "labsmobile":
+        return int(message_id.removeprefix("lm"), 16)
+    if provider == "sinch":  # <batch id ending in the number, hex>:<recipient>
+        return int(message_id.partition(":")[0][-12:], 16)
+    return int(message_id[-12:], 16 if provider in ("vonage", "twilio") else 10)
+
+
 def probe(state: MessageState) -> Raw:
     """One more receipt for the message: delivered, ten minutes in."""
-    mid = int(state.message_id.removeprefix("lm"), 16) if state.provider == "labsmobile" else None
-    if mid is None:
-        mid = int(state.message_id[-12:], 16 if state.provider == "vonage" else 10)
+    mid = message_number(state.provider, state.message_id)
     item = raw(state.provider, receipt_line(state.provider, mid, DELIVERED[state.provider], 10))
     assert item.receipt is not None and item.receipt.message_key == state.message_key, (item, state)
     return item

@@ -136,9 +136,11 @@ def signed(provider: str, line: bytes, index: int) -> Form:
         return messente_request(line, SECRETS[provider])
     if provider == "vonage":
         return vonage_request(line, index, SECRETS[provider])
-    if provider == "labsmobile":
-        return "GET", f"/dlr/labsmobile?{line.decode()}", b"", {}
-    return "POST", "/dlr/smpp", line, {"Content-Type": "text/plain"}
+    if "POST" not in providers.PROVIDERS[provider].webhook.methods:  # a GET: the query is the payload
+        return "GET", f"/dlr/{provider}?{line.decode()}", b"", {}
+    content_type = ("application/json" if line[:1] in (b"{", b"[") else "text/plain" if provider == "smpp"
+                    else "application/x-www-form-urlencoded")
+    return "POST", f"/dlr/{provider}", line, {"Content-Type": content_type}
 
 
 def valid(provider: str, mid: int, rnd: random.Random, kind: str = "valid") -> Call:
@@ -148,8 +150,8 @@ def valid(provider: str, mid: int, rnd: random.Random, kind: str = "valid") -> C
 def oversized(provider: str, mid: int, rnd: random.Random, size: int) -> Call:
     """A well signed receipt padded over the limit: only its size is wrong."""
     line = receipt(provider, mid, rnd)
-    if provider == "labsmobile":  # a GET: the query is the payload
-        return Call("oversized", provider, "GET", f"/dlr/labsmobile?{line.decode()}&pad={'x' * MAX_BODY}", b"", {})
+    if "POST" not in providers.PROVIDERS[provider].webhook.methods:  # a GET: the query is the payload
+        return Call("oversized", provider, "GET", f"/dlr/{provider}?{line.decode()}&pad={'x' * MAX_BODY}", b"", {})
     method, path, body, headers = signed(provider, line, mid)
     padded = body + b" " * (size - len(body))
     if "Signature" in headers:

@@ -195,9 +195,10 @@ def test_discover_refuses_what_is_not_a_provider_folder(tmp_path: Path, monkeypa
             del sys.modules[name]
 
 
-def test_discover_finds_the_five() -> None:
+def test_discover_finds_every_provider_folder() -> None:
     assert discover("streams.core.providers") == PROVIDERS
-    assert list(PROVIDERS) == ["gatewayapi", "infobip", "labsmobile", "messente", "smpp", "vonage"]
+    assert list(PROVIDERS) == ["gatewayapi", "infobip", "jasmin", "kannel", "labsmobile", "messente", "sinch", "smpp",
+                               "twilio", "vonage"]
 
 
 def parse(payload: bytes, options: providers.Options) -> Receipt:

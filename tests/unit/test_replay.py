@@ -280,10 +280,11 @@ def test_summary() -> None:
     text = summary_text(s)
     assert "--dry-run" in text and "would be emitted" in text and f"status changes would be emitted: " \
         f"{result.status_changes}" in text
-    assert "dead-lettered: 6 (5 already on dlr.dead-letter, 1 would be written)" in text
+    bad = len(samples.all_lines())
+    assert f"dead-lettered: {bad} ({bad - 1} already on dlr.dead-letter, 1 would be written)" in text
     real = summary_text(summary(result, dry_run=False, folded=True))
     assert "folded by the workers" in real and "would" not in real
-    assert "dead-lettered: 6 (5 already on dlr.dead-letter, 1 written)" in real
+    assert f"dead-lettered: {bad} ({bad - 1} already on dlr.dead-letter, 1 written)" in real
     # per provider: what was read of its raw topic and what became of it
     assert sum(c["read"] for c in s["providers"].values()) == s["read"]
     assert {name: c["dead_lettered"] for name, c in s["providers"].items()} == dict.fromkeys(samples.all_lines(), 1)
