@@ -266,8 +266,10 @@ def _same_observation_other_meaning(state: MessageState, r: Receipt) -> bool:
 
 @dataclass
 class Plan:
-    """What a replay does. `write` holds the receipts that are news, in read
-    order; `dead_letters` the dead letters not on dlr.dead-letter yet."""
+    """What a replay does. `read` counts raw records, `receipts` and `dead`
+    their reports (a batch post holds several). `write` holds the receipts
+    that are news, in read order; `dead_letters` the dead letters not on
+    dlr.dead-letter yet."""
 
     read: int = 0
     receipts: int = 0
@@ -316,9 +318,12 @@ def plan(items: Iterable[Item], live: Mapping[str, MessageState],
     """
     result = Plan()
     states: dict[str, MessageState] = {}
+    record: tuple[str, int, int] | None = None
     for it in items:
-        result.read += 1
-        result.count(it, "read")
+        if it.coordinates != record:  # the reports of one raw record come one after another
+            record = it.coordinates
+            result.read += 1
+            result.count(it, "read")
         r = it.receipt
         if r is None:
             result.dead += 1

@@ -51,16 +51,25 @@ REASONS: dict[str, str] = {
 }
 
 
+# The field that carries the status word, for the providers whose field is not `status`.
+STATUS_FIELDS: dict[str, tuple[str, ...]] = {"kannel": ("type",), "jasmin": ("message_status",),
+                                             "twilio": ("MessageStatus", "SmsStatus")}
+
+
 def with_status(provider: str, payload: bytes, word: str) -> bytes:
     """The same receipt with another provider status word."""
-    if provider in JSON_PROVIDERS:
+    if payload.startswith(b"{"):
         body = json.loads(payload)
-        body["status"] = word
+        if provider == "infobip":  # {"results": [{"status": {"groupName": ..., "name": ...}}]}
+            body["results"][0]["status"].update(groupName=word, name=word)
+        else:
+            body["status"] = word
         return json.dumps(body, separators=(",", ":")).encode()
     if provider == "smpp":
         return re.sub(rb"stat:\S+", b"stat:" + word.encode()[:7], payload)
     fields = dict(parse_qsl(payload.decode()))
-    fields["status"] = word
+    for name in STATUS_FIELDS.get(provider, ("status",)):
+        fields[name] = word
     return urlencode(fields).encode()
 
 

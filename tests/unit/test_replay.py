@@ -196,7 +196,9 @@ def dead_coordinates(items: Iterable[Item]) -> set[tuple[str, int, int]]:
 def test_a_replay_of_what_was_folded_changes_nothing() -> None:
     items = raw_items(samples.all_lines())
     result = plan(items, live_states(items), dead_coordinates(items).__contains__, 0)
-    assert result.read == len(items) and result.receipts == len(items) - result.dead
+    records = sum(len(lines) for lines in samples.all_lines().values())
+    assert result.read == records < len(items)  # records read; a batch line (Infobip) holds several reports
+    assert result.receipts == len(items) - result.dead
     assert result.dead == len(samples.all_lines())  # one bad line per provider
     assert (result.changed, result.emitted, result.write, result.dead_letters) == (0, [], [], [])
 
