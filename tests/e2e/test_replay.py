@@ -9,7 +9,6 @@ with the same change applied by monkeypatch."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
@@ -246,9 +245,9 @@ def offline_states(bootstrap: str) -> dict[str, MessageState]:
     for provider in providers.names():
         for record in read_topic(bootstrap, raw_topic(provider)):
             env = envelope.read(record.value, record.timestamp_ms * 1000)
-            with contextlib.suppress(ReceiptError):
-                found.append(providers.normalize(provider, env["payload"],
-                                                 providers.Options(received_at=env["received_at"])))
+            options = providers.Options(received_at=env["received_at"])
+            found += [r for r in providers.normalize_all(provider, env["payload"], options)
+                      if not isinstance(r, ReceiptError)]
     return fold_all(found)[0]
 
 

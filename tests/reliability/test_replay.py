@@ -65,10 +65,15 @@ def replay(bootstrap: str) -> tuple[list[Receipt], int]:
             env = envelope.read(rec.value, rec.timestamp_us)
             if env["provider"] not in (None, provider):
                 raise ReceiptError("envelope of another provider")
-            options = providers.Options(received_at=env["received_at"])
-            receipts.append(providers.normalize(provider, env["payload"], options))
         except ReceiptError:
             bad += 1
+            continue
+        options = providers.Options(received_at=env["received_at"])
+        for result in providers.normalize_all(provider, env["payload"], options):  # a batch: several
+            if isinstance(result, ReceiptError):
+                bad += 1
+            else:
+                receipts.append(result)
     return receipts, bad
 
 

@@ -30,7 +30,6 @@ from yarl import URL
 
 from streams.core import providers
 from streams.core.generate import BASE, FORMATS, LIFECYCLES
-from streams.core.model import ReceiptError
 from streams.kafka.broker import EmbeddedBroker
 from streams.kafka.processes import WorkerProcess
 from streams.serde import envelope
@@ -373,10 +372,8 @@ def stored(bootstrap: str) -> tuple[Counter[tuple[str, bytes]], dict[tuple[str, 
 
 
 def message_key(call: Call) -> bytes | None:
-    try:
-        return providers.normalize(call.provider, call.payload, providers.Options(received_at=0)).message_key.encode()
-    except ReceiptError:
-        return None
+    key = providers.message_key(call.provider, call.payload, providers.Options(received_at=0))  # as the webhook
+    return None if key is None else key.encode()
 
 
 def percentile(values: list[float], share: float) -> float:
