@@ -31,6 +31,15 @@ Signer = Callable[[Incoming, str, Mapping[str, str]], None]
 Generate = Callable[[int, str, str | None, dt.datetime], bytes]
 
 METHODS = ("GET", "POST")
+
+
+def secret_only(verify: Callable[[Incoming, str], None]) -> Signer:
+    """The signer of a check that reads the secret and no other setting."""
+
+    def signer(incoming: Incoming, secret: str, _settings: Mapping[str, str]) -> None:
+        verify(incoming, secret)
+
+    return signer
 # Headers a webhook may never keep in the envelope: they carry credentials.
 NEVER_KEPT = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 

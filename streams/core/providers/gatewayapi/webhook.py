@@ -19,10 +19,9 @@ Signatures, checked when DLR_SECRET_GATEWAYAPI is set:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 
 from streams.core.providers._http import Incoming, SignatureError, hmac_sha256_hex, same_hex, verify_hs256
-from streams.core.providers._provider import ProviderSetting, Webhook
+from streams.core.providers._provider import ProviderSetting, Webhook, secret_only
 
 
 def verify(incoming: Incoming, secret: str) -> None:
@@ -50,13 +49,9 @@ def verify(incoming: Incoming, secret: str) -> None:
         raise SignatureError("X-Gwapi-Signature claims do not match the body")
 
 
-def _signer(incoming: Incoming, secret: str, _settings: Mapping[str, str]) -> None:
-    verify(incoming, secret)
-
-
 WEBHOOK = Webhook(
     methods=("POST",),
-    signer=_signer,
+    signer=secret_only(verify),
     secret=ProviderSetting(
         "secret_gatewayapi",
         "GatewayAPI webhook secret: verifies X-Gwapi-Signature (JWT HS256) or Signature (v1 HMAC-SHA256)",

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import base64
 import hmac
-from collections.abc import Mapping
 
 from streams.core.providers._http import Incoming, SignatureError
-from streams.core.providers._provider import ProviderSetting, Webhook
+from streams.core.providers._provider import ProviderSetting, Webhook, secret_only
 
 
 def verify(incoming: Incoming, secret: str) -> None:
@@ -33,13 +32,9 @@ def verify(incoming: Incoming, secret: str) -> None:
         raise SignatureError("HTTP Basic credentials do not match")
 
 
-def _signer(incoming: Incoming, secret: str, _settings: Mapping[str, str]) -> None:
-    verify(incoming, secret)
-
-
 WEBHOOK = Webhook(
     methods=("POST",),
-    signer=_signer,
+    signer=secret_only(verify),
     secret=ProviderSetting(
         "secret_infobip",
         "Infobip webhook credentials as user:password: requests must carry them as HTTP Basic "

@@ -12,10 +12,8 @@ is refused.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from streams.core.providers._http import Incoming, SignatureError, hmac_sha256_hex, same_hex
-from streams.core.providers._provider import ProviderSetting, Webhook
+from streams.core.providers._provider import ProviderSetting, Webhook, secret_only
 
 
 def verify(incoming: Incoming, secret: str) -> None:
@@ -29,13 +27,9 @@ def verify(incoming: Incoming, secret: str) -> None:
         raise SignatureError("X-Messente-Signature does not match the body")
 
 
-def _signer(incoming: Incoming, secret: str, _settings: Mapping[str, str]) -> None:
-    verify(incoming, secret)
-
-
 WEBHOOK = Webhook(
     methods=("GET", "POST"),
-    signer=_signer,
+    signer=secret_only(verify),
     secret=ProviderSetting(
         "secret_messente",
         "Messente API password: verifies X-Messente-Signature (HMAC-SHA256 of the body); "

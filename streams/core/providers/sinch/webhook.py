@@ -27,11 +27,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from streams.core.providers._http import Incoming, SignatureError
-from streams.core.providers._provider import ProviderSetting, Webhook
+from streams.core.providers._provider import ProviderSetting, Webhook, secret_only
 
 ALGORITHMS: dict[str, Callable[..., Any]] = {
     "hmacsha256": hashlib.sha256, "hmacsha384": hashlib.sha384, "hmacsha512": hashlib.sha512,
@@ -67,13 +67,9 @@ def verify(incoming: Incoming, secret: str) -> None:
         raise SignatureError("x-sinch-webhook-signature does not match the body, nonce and timestamp")
 
 
-def _signer(incoming: Incoming, secret: str, _settings: Mapping[str, str]) -> None:
-    verify(incoming, secret)
-
-
 WEBHOOK = Webhook(
     methods=("POST",),
-    signer=_signer,
+    signer=secret_only(verify),
     secret=ProviderSetting(
         "secret_sinch",
         "Sinch webhook secret: verifies x-sinch-webhook-signature (HMAC of the body, nonce and timestamp)",
