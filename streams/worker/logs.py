@@ -17,6 +17,18 @@ from typing import Any
 
 FORMATS = ("text", "json")
 
+# Library loggers whose debug lines carry a record's bytes: aiokafka's producer
+# logs "Sending (key=%s value=%s) to %s" for every webhook receipt it writes,
+# phone numbers included. They never log below INFO, whatever DLR_LOG_LEVEL says.
+PAYLOAD_LOGGERS = ("aiokafka.producer.producer",)
+
+
+def keep_payloads_out() -> None:
+    """No debug line of a library logger that prints payloads (PAYLOAD_LOGGERS)."""
+    for name in PAYLOAD_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.setLevel(max(logger.getEffectiveLevel(), logging.INFO))
+
 
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"

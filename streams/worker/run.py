@@ -81,6 +81,7 @@ def run(config: WorkerConfig, log_level: str = "info", log_format: str = "text")
         print(f"dlr worker: created topics {', '.join(created)}", file=sys.stderr)
     app = create_app(config)
     logging.getLogger("faust").setLevel(logging.WARNING)
+    logs.keep_payloads_out()  # DLR_LOG_LEVEL=debug must not print receipts or phone numbers either
     worker = faust.Worker(app, loglevel=log_level, quiet=True, redirect_stdouts=False, logging_config=log_config)
     # Faust's terminal spinner sets the root logger to DEBUG (faust/worker.py,
     # _setup_spinner_handler): every aiokafka debug call then builds a log

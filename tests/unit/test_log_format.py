@@ -71,3 +71,26 @@ def test_dict_config_writes_json_lines(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(lines) == 1
     entry = json.loads(lines[0])
     assert entry["message"] == "ready" and entry["logger"] == "faust.worker" and ":" in entry["worker"]
+
+
+def test_debug_logging_never_prints_a_payload(caplog: pytest.LogCaptureFixture) -> None:
+    """aiokafka's producer logs every record's key and value at debug level
+    (issue 16: phone numbers in the log at DLR_LOG_LEVEL=debug)."""
+    import inspect
+
+    from aiokafka.producer import producer
+
+    assert "Sending (key=%s value=%s) to %s" in inspect.getsource(producer)  # what the guard is for
+    logger = logging.getLogger(logs.PAYLOAD_LOGGERS[0])
+    logger.setLevel(logging.NOTSET)
+    logging.getLogger().setLevel(logging.DEBUG)
+    try:
+        logs.keep_payloads_out()
+        with caplog.at_level(logging.DEBUG):
+            logger.debug("Sending (key=%s value=%s) to %s", b"k", b"msisdn=4512345678", "dlr.raw.smpp")
+            logging.getLogger("aiokafka.conn").debug("a connection line")
+        assert "4512345678" not in caplog.text
+        assert "a connection line" in caplog.text  # other debug lines stay
+    finally:
+        logger.setLevel(logging.NOTSET)
+        logging.getLogger().setLevel(logging.WARNING)
