@@ -79,15 +79,20 @@ class WorkerProcess:
 
     def wait_web(self, timeout: float = 60.0) -> None:
         """Until the worker's HTTP server answers (the worker is up)."""
+        import urllib.error
         import urllib.request
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.alive:
                 raise RuntimeError(f"worker exited; log:\n{self.log_tail()}")
-            with contextlib.suppress(OSError):
-                urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}/", timeout=1).close()
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}/health", timeout=1).close()
                 return
+            except urllib.error.HTTPError:  # an answer (503 until ready): the server is up
+                return
+            except OSError:
+                pass
             time.sleep(0.2)
         raise RuntimeError(f"worker web server not up after {timeout:.0f}s; log:\n{self.log_tail()}")
 

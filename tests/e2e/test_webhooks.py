@@ -275,3 +275,20 @@ def expected_error_categories() -> dict[tuple[str, str], int]:
                 counts[key] = counts.get(key, 0) + 1
     assert counts, "the samples carry error categories"
     return counts
+
+
+def test_only_our_paths_are_served(worker: WorkerProcess) -> None:
+    """Faust's built-in views would show anyone who reaches the port a message's
+    stored state and the worker's assignment (issue 16, item 4): every path but
+    the webhooks, /health and /metrics is 404."""
+    wait_ready(worker)
+    for method, path in [("GET", "/router/topics"), ("GET", "/router/"), ("GET", "/table/message-state/x/"),
+                         ("GET", "/table/message-state-v1/smpp:1/"), ("GET", "/"), ("GET", "/graph/"),
+                         ("GET", "/stats/"), ("GET", "/performance/"), ("POST", "/dlr/nobody"),
+                         ("GET", "/dlr/")]:
+        reply = call(worker, method, path)
+        assert reply.status == 404, (method, path, reply.status, reply.text[:200])
+        assert "message" not in reply.text and "tp" not in reply.text, reply.text[:200]
+    assert call(worker, "GET", "/health").status == 200
+    assert call(worker, "GET", "/metrics").status == 200
+    assert call(worker, "GET", "/dlr/labsmobile").status == 400  # ours: a receipt is missing, not the path

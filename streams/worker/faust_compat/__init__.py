@@ -48,6 +48,8 @@ VIEWS = [
     Touch(RECOVERY, "active_remaining", "recovery progress", params=()),
     Touch("faust.worker:Worker", "spinner", "set to None: its handler turns every debug call into a record",
           assigned=True),
+    Touch("faust.web.drivers.aiohttp:Web", "web_app", "the aiohttp application: only our paths are served",
+          assigned=True),
 ]
 TOUCHES: list[Touch] = [*fetch.TOUCHES, *seeks.TOUCHES, *acks.TOUCHES, *store.TOUCHES, *events.TOUCHES,
                         *monitor.TOUCHES, *VIEWS]
@@ -90,6 +92,12 @@ def install(app: Any, ledger: OffsetLedger[Any], sources: frozenset[str], metric
     acks.StaleAcks(consumer, is_current, on_stale, ledger, sources).install()
     acks.CommitCap(consumer, ledger, sources).install()
     return paced
+
+
+def web_application(app: Any) -> Any:
+    """The aiohttp application behind the app's web server (the aiohttp
+    driver's), where a middleware can see every request."""
+    return app.web.web_app
 
 
 def committed_offsets(consumer: Any) -> Any:

@@ -24,7 +24,7 @@ import asyncio
 import json
 import logging
 import time
-from typing import Any
+from typing import Any, cast
 
 import faust
 from aiohttp import web
@@ -32,6 +32,7 @@ from faust.web import View
 
 from streams.core.providers._http import Incoming, SignatureError
 from streams.topics import raw_topic
+from streams.worker import faust_compat
 from streams.worker.metrics import CONTENT_TYPE, Labels, Metrics
 from streams.worker.webhooks import health, receive, serverlog
 from streams.worker.webhooks.receive import Refused, WebhookConfig
@@ -43,6 +44,20 @@ log = logging.getLogger("dlr.webhooks")
 
 _RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
 _ALL_METHODS = ("get", "post", "put", "patch", "delete")
+# Every path the worker serves.
+PATHS = (*(route.path for route in ROUTES.values()), "/health", "/metrics")
+
+
+def only_paths(paths: frozenset[str]) -> Any:
+    """An aiohttp middleware that answers 404 for any path but `paths`."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path not in paths and request.path.rstrip("/") not in paths:
+            return web.Response(status=404, text="not found\n")
+        return cast(web.StreamResponse, await handler(request))
+
+    return middleware
 
 
 def register(app: faust.App, metrics: Metrics, config: WebhookConfig | None = None) -> None:
@@ -54,6 +69,10 @@ def register(app: faust.App, metrics: Metrics, config: WebhookConfig | None = No
             _view(_webhook_handler(route, topic, metrics, config)))
     app.page("/health", name="dlr-health")(_view(_health))
     app.page("/metrics", name="dlr-metrics")(_view(_metrics_handler(metrics)))
+    # Faust's own views (/router, /table/<table>/<key>, the index) would tell
+    # anyone who reaches the port a message's state and the worker's
+    # assignment: only the paths above are served, every other one is 404.
+    faust_compat.web_application(app).middlewares.append(only_paths(frozenset(PATHS)))
     serverlog.install()  # aiohttp's own 400s for broken HTTP: one line, no traceback quoting the request
     if config.secrets:
         log.info("webhook signatures checked for: %s", ", ".join(sorted(config.secrets)))
