@@ -67,11 +67,13 @@ class Raw:
 def raw(provider: str, payload: bytes, *, kind: str = "valid", received_at: int = RECEIVED_AT,
         bare: bool = False) -> Raw:
     """An enveloped (or, `bare`, a plain) raw record keyed as `dlr produce` keys it."""
+    options = providers.Options(received_at=received_at)
     try:
-        receipt: Receipt | None = providers.normalize(provider, payload, providers.Options(received_at=received_at))
+        receipt: Receipt | None = providers.normalize(provider, payload, options)
     except ReceiptError:
-        receipt = None
-    key = receipt.message_key.encode() if receipt is not None else None
+        receipt = None  # bad, or a batch of several reports (Infobip): keyed by its first, as dlr produce does
+    message_key = providers.message_key(provider, payload, options)
+    key = message_key.encode() if message_key is not None else None
     value = payload if bare else envelope.make(provider, payload, "test", received_at=received_at)
     return Raw(provider, raw_topic(provider), key, value, payload, receipt, kind)
 
