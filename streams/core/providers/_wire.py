@@ -265,10 +265,10 @@ def status(options: Options, provider: str, table: Mapping[str, tuple[Status, bo
             found = overrides.get(word.casefold())
             if found is not None:
                 return found
-    try:
-        return table[word]
-    except KeyError:
-        raise ReceiptError(f"unknown {provider} status {clip(word, 40)!r}") from None
+    found = table.get(word)
+    if found is None:
+        raise ReceiptError(f"unknown {provider} status {clip(word, 40)!r}")
+    return found
 
 
 def error(options: Options, provider: str, table: Mapping[str, tuple[ErrorCategory, bool | None]],

@@ -95,7 +95,7 @@ def fields(body: str, warnings: list[str]) -> dict[str, str]:
         canonical = dict(zip(_CANONICAL_NAMES, match.groups()[:7], strict=True))
         if match.group(8) is not None:
             canonical["text"] = match.group(8).strip()
-        if canonical["err"].lower() in _NULLS:
+        if canonical["err"][0] in "nN" and canonical["err"].lower() in _NULLS:
             del canonical["err"]
         return canonical
     if "\x00" in body:  # NUL padding (C-Octet strings) ends a value wherever it is
@@ -154,6 +154,12 @@ def event_time(found: dict[str, str], options: Options, provider: str, warnings:
     the received time, noted."""
     zone = options.zone(provider)
     done = found.get("done date")
+    if done is not None:  # the forms nearly every SMSC sends, which read only one way
+        size = len(done)
+        when = (_wire.fixed_time(done, "%y%m%d%H%M", zone) if size == 10 else
+                _wire.fixed_time(done, "%y%m%d%H%M%S", zone) if size == 12 and not done.startswith("20") else None)
+        if when is not None:
+            return when, done
 
     def read(value: str) -> int:
         reading = dates.read(value, zone)
@@ -192,7 +198,8 @@ def parse(payload: bytes, options: Options) -> Receipt:
     err = found.get("err")
     # err is vendor specific (SMPP 3.4 Appendix B): keep the code for the
     # record, categorised only by the deployment's own mappings.
-    code, category, retryable = _wire.error(options, NAME, {}, None if err is None or not err.strip("0") else err, None)
+    code, category, retryable = (None, None, None) if err is None or not err.strip("0") else (
+        _wire.error(options, NAME, {}, err, None))
     return Receipt(
         provider=NAME,
         # Kept exactly as given: some SMSCs send hex ids in submit_sm_resp and
@@ -206,6 +213,6 @@ def parse(payload: bytes, options: Options) -> Receipt:
         error_category=category,
         retryable=retryable,
         raw_time=raw_time,
-        warnings=tuple(warnings),
+        warnings=tuple(warnings) if warnings else (),
         # No reference: in generic SMPP, text: is the start of the message body.
     )
