@@ -150,23 +150,6 @@ class Receipt:
         return f"{self.provider}:{self.message_id}"
 
 
-def error_fields(
-    code: str | None, table: dict[str, tuple[ErrorCategory, bool | None]], what: str
-) -> tuple[str | None, ErrorCategory | None, bool | None]:
-    """Look an error code up in a provider table: (code, category, retryable).
-
-    A code the table does not know is a ReceiptError, never a guess. A None
-    retryable in the table means "the category's default".
-    """
-    if code is None:
-        return None, None, None
-    try:
-        category, retryable = table[code]
-    except KeyError:
-        raise ReceiptError(f"unknown {what} error code {code!r}") from None
-    return code, category, RETRYABLE[category] if retryable is None else retryable
-
-
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _NAIVE_EPOCH = _EPOCH.replace(tzinfo=None)
 
