@@ -120,6 +120,8 @@ def test_permanent_decides_retryable_and_unknown_errors_are_kept() -> None:
         ({"doneAt": "soon", "sentAt": DROP}, ("doneAt: unreadable 'soon'; event time from the received time",),
          "2026-03-10T12:00:00Z"),
         ({"price": "0.01"}, ("price: not an object '0.01', ignored",), "2019-11-09T16:00:00Z"),
+        ({"price": {"pricePerMessage": "nan"}}, ("pricePerMessage: not a decimal 'nan', ignored",),
+         "2019-11-09T16:00:00Z"),
         ({"error": "bad"}, ("error: not an object 'bad', ignored",), "2019-11-09T16:00:00Z"),
         ({"callbackData": {"a": 1}}, ("callbackData: not text {'a': 1}, ignored",), "2019-11-09T16:00:00Z"),
     ],

@@ -316,6 +316,26 @@ def optional_text(fields: dict[str, Any], name: str, warnings: list[str]) -> str
         return None
 
 
+# An amount as providers write prices: digits, and a fraction after a point.
+_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
+
+
+def optional_decimal(fields: dict[str, Any], name: str, warnings: list[str], label: str | None = None) -> str | None:
+    """An optional amount (a price) as the provider wrote it, or None: missing,
+    not text, or not a plain decimal (a JSON number counts, as its shortest
+    text), each noted under `label` (default: the field's name)."""
+    label = label or name
+    try:
+        value = field_text(fields, name, required=False)
+    except ReceiptError:
+        warnings.append(f"{label}: not text {quoted(fields.get(name))}, ignored")
+        return None
+    if value is not None and not _DECIMAL.fullmatch(value):
+        warnings.append(f"{label}: not a decimal {quoted(value)}, ignored")
+        return None
+    return value
+
+
 # A time field: (its name, its raw text or None when absent, its reader).
 TimeField = tuple[str, str | None, Callable[[str], int]]
 

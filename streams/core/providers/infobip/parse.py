@@ -185,16 +185,4 @@ def _price(price: Any, warnings: list[str]) -> str | None:
     if not isinstance(price, dict):
         warnings.append(f"price: not an object {_wire.quoted(price)}, ignored")
         return None
-    value = price.get("pricePerMessage")
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        warnings.append(f"pricePerMessage: not a number {_wire.quoted(value)}, ignored")
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        warnings.append(f"pricePerMessage: not a number {_wire.quoted(value)}, ignored")
-        return None
-    # JSON numbers arrive as floats: their shortest text is the decimal Infobip wrote.
-    return value.strip() if isinstance(value, str) else repr(number) if isinstance(value, float) else str(value)
+    return _wire.optional_decimal(price, "pricePerMessage", warnings)

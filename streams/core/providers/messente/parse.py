@@ -13,7 +13,6 @@ Neither carries a client reference, so `reference` is always None.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from streams.core.model import ErrorCategory, Receipt, ReceiptError, Status
@@ -91,7 +90,6 @@ ERRORS: dict[str, tuple[ErrorCategory, bool | None]] = {
 }
 NO_ERROR = frozenset({"0", "10"})  # 0 "No error"; 10 "Seen" echoes the SEEN status
 
-_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
 
 
 def parse(payload: bytes, options: Options) -> Receipt:
@@ -198,11 +196,7 @@ def _price(price_info: Any, warnings: list[str]) -> str | None:
     if not isinstance(price_info, dict):
         warnings.append(f"price_info: not an object {_wire.quoted(price_info)}, ignored")
         return None
-    total = _wire.optional_text(price_info, "total_price", warnings)
-    if total is not None and not _DECIMAL.fullmatch(total):
-        warnings.append(f"total_price: not a decimal {_wire.quoted(total)}, ignored")
-        return None
-    return total
+    return _wire.optional_decimal(price_info, "total_price", warnings)
 
 
 def _received_at(options: Options) -> int:

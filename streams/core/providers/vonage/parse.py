@@ -191,7 +191,6 @@ FAILURE_CODE_STATUSES: dict[str, tuple[Status, bool]] = {
 _FAILURE_WORDS = frozenset({"rejected", "undeliverable"})
 
 _SCTS = re.compile(r"[0-9]{10}")  # YYMMDDHHMM; never unicode digits
-_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
 _CODE = re.compile(r"[0-9]{1,8}")
 
 
@@ -232,10 +231,7 @@ def _sms(fields: dict[str, Any], options: Options) -> Receipt:
         event_time, raw_time = _scts_time(scts, zone), scts
     except ReceiptError:
         event_time, raw_time = _sms_fallback_time(fields, scts, zone, options, warnings)
-    price = _optional(fields, "price", warnings)
-    if price is not None and not _DECIMAL.fullmatch(price):
-        warnings.append(f"price: not a decimal {_wire.quoted(price)}, ignored")
-        price = None
+    price = _wire.optional_decimal(fields, "price", warnings)
     return Receipt(
         provider=NAME,
         message_id=message_id,
@@ -373,12 +369,4 @@ def _usage_price(usage: object, warnings: list[str]) -> str | None:
     if not isinstance(usage, dict):
         warnings.append(f"usage: not an object {_wire.quoted(usage)}, ignored")
         return None
-    try:
-        price = _wire.field_text(usage, "price", required=False)
-    except ReceiptError:
-        warnings.append(f"usage.price: not text {_wire.quoted(usage.get('price'))}, ignored")
-        return None
-    if price is not None and not _DECIMAL.fullmatch(price):
-        warnings.append(f"usage.price: not a decimal {_wire.quoted(price)}, ignored")
-        return None
-    return price
+    return _wire.optional_decimal(usage, "price", warnings, "usage.price")
